@@ -1,0 +1,187 @@
+/**
+ * Typed errors. Every error errand throws on purpose carries a stable `code`, so callers
+ * (and the HTTP API) can branch on it without parsing messages.
+ */
+
+/** Stable error codes. Never renamed once released. */
+export type ErrorCode =
+  | 'validation_failed'
+  | 'unknown_task'
+  | 'invalid_duration'
+  | 'invalid_option'
+  | 'task_conflict'
+  | 'run_not_found'
+  | 'run_failed'
+  | 'run_cancelled'
+  | 'wait_timeout'
+  | 'invalid_transition'
+  | 'attempt_timeout'
+  | 'lease_lost'
+  | 'worker_shutdown'
+  | 'not_serializable'
+  | 'non_retryable'
+  | 'retry_after'
+  | 'store_closed'
+  | 'store_error'
+
+/** Base class of every error errand raises deliberately. */
+export class ErrandError extends Error {
+  readonly code: ErrorCode
+  readonly details: unknown
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.details = options?.details
+  }
+}
+
+/** One problem found while validating input. `path` locates it inside the value. */
+export interface ValidationIssue {
+  message: string
+  path: ReadonlyArray<string | number>
+}
+
+/** A payload or option did not validate. Nothing was written. */
+export class ValidationError extends ErrandError {
+  readonly issues: readonly ValidationIssue[]
+  constructor(message: string, issues: readonly ValidationIssue[]) {
+    super('validation_failed', `${message}: ${formatIssues(issues)}`, { details: issues })
+    this.issues = issues
+  }
+}
+
+function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ')
+}
+
+/** An option had a value errand cannot use (a negative delay, both `delay` and `runAt`...). */
+export class InvalidOptionError extends ErrandError {
+  constructor(message: string) {
+    super('invalid_option', message)
+  }
+}
+
+/** A duration string or number could not be read. */
+export class InvalidDurationError extends ErrandError {
+  constructor(input: unknown, reason: string) {
+    super('invalid_duration', `Invalid duration ${JSON.stringify(input) ?? String(input)}: ${reason}`)
+  }
+}
+
+/** The task name is not registered with this errand instance. */
+export class UnknownTaskError extends ErrandError {
+  constructor(task: string) {
+    super('unknown_task', `Unknown task "${task}": register it with errand.register() or errand.task() first`)
+  }
+}
+
+/** Two different definitions were registered under one task name. */
+export class TaskConflictError extends ErrandError {
+  constructor(task: string) {
+    super('task_conflict', `A different task is already registered as "${task}"`)
+  }
+}
+
+/** No run has that id. */
+export class RunNotFoundError extends ErrandError {
+  constructor(id: string) {
+    super('run_not_found', `Run ${id} not found`)
+  }
+}
+
+/** The run is not in a state that allows the requested change. */
+export class InvalidTransitionError extends ErrandError {
+  constructor(message: string) {
+    super('invalid_transition', message)
+  }
+}
+
+/** A value meant for storage (payload, output, step result) is not plain JSON. */
+export class NotSerializableError extends ErrandError {
+  constructor(what: string, path: ReadonlyArray<string | number>, reason: string) {
+    const where = path.length ? ` at ${path.join('.')}` : ''
+    super('not_serializable', `${what} is not JSON-serialisable${where}: ${reason}`)
+  }
+}
+
+/** Waiting for a run gave up before it finished. */
+export class WaitTimeoutError extends ErrandError {
+  readonly runId: string
+  constructor(runId: string, timeoutMs: number) {
+    super('wait_timeout', `Run ${runId} did not finish within ${timeoutMs}ms`)
+    this.runId = runId
+  }
+}
+
+/**
+ * Thrown from a handler: the run fails at once, with no further retries.
+ * @example throw new NonRetryableError('account deleted')
+ */
+export class NonRetryableError extends ErrandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('non_retryable', message, options)
+  }
+}
+
+/**
+ * Thrown from a handler: retry after `delay` (ms or a duration string) instead of the
+ * policy's backoff. Still counts as an attempt.
+ */
+export class RetryAfterError extends ErrandError {
+  readonly delay: number | string
+  constructor(message: string, delay: number | string, options?: { cause?: unknown }) {
+    super('retry_after', message, options)
+    this.delay = delay
+  }
+}
+
+/** The attempt ran past its timeout. */
+export class AttemptTimeoutError extends ErrandError {
+  constructor(timeoutMs: number) {
+    super('attempt_timeout', `Attempt timed out after ${timeoutMs}ms`)
+  }
+}
+
+/** The worker no longer holds the run (its lease expired, or the run was cancelled). */
+export class LeaseLostError extends ErrandError {
+  constructor(runId: string) {
+    super('lease_lost', `Lease on run ${runId} was lost`)
+  }
+}
+
+/** The worker is stopping and its grace period ran out. */
+export class WorkerShutdownError extends ErrandError {
+  constructor() {
+    super('worker_shutdown', 'Worker is shutting down')
+  }
+}
+
+/** The store was closed. */
+export class StoreClosedError extends ErrandError {
+  constructor() {
+    super('store_closed', 'The store is closed')
+  }
+}
+
+/** A waited-for run ended `dead_lettered`. `run` is the run as it ended. */
+export class RunFailedError<TRun = unknown> extends ErrandError {
+  readonly run: TRun
+  constructor(runId: string, run: TRun, lastError: string | undefined) {
+    super('run_failed', `Run ${runId} failed${lastError ? `: ${lastError}` : ''}`)
+    this.run = run
+  }
+}
+
+/** A waited-for run was cancelled. `run` is the run as it ended. */
+export class RunCancelledError<TRun = unknown> extends ErrandError {
+  readonly run: TRun
+  constructor(runId: string, run: TRun, reason: string | null) {
+    super('run_cancelled', `Run ${runId} was cancelled${reason ? `: ${reason}` : ''}`)
+    this.run = run
+  }
+}

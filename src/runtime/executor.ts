@@ -1,0 +1,74 @@
+import { AttemptTimeoutError } from '../core/errors.js'
+import { toStoredJson } from '../core/json.js'
+import type { RunRecord } from '../storage/driver.js'
+import { toPublicRun } from './public-run.js'
+import { validateWithSchema } from './schema.js'
+import type { AnyTaskDefinition, TaskContext } from './task.js'
+
+/** How one attempt ended, before the runtime decides what it means for the run. */
+export type Settlement =
+  | { kind: 'completed'; outputJson: string; output: unknown }
+  | { kind: 'failed'; error: unknown }
+  /** The signal aborted for a reason other than the timeout (cancel, lost lease, shutdown). */
+  | { kind: 'aborted'; reason: unknown }
+
+/**
+ * Runs one attempt of `run`. Resolves as soon as the handler settles or the signal aborts,
+ * whichever comes first: a handler that ignores its signal cannot hold the slot. A
+ * handler's late rejection is caught, never left unhandled.
+ */
+export async function executeAttempt(run: RunRecord, task: AnyTaskDefinition, controller: AbortController): Promise<Settlement> {
+  const timer =
+    run.timeoutMs === null ? null : setTimeout(() => controller.abort(new AttemptTimeoutError(run.timeoutMs as number)), run.timeoutMs)
+  try {
+    const publicRun = toPublicRun(run)
+    const ctx: TaskContext = {
+      runId: run.id,
+      task: run.task,
+      attempt: run.attempt,
+      maxAttempts: run.maxAttempts,
+      signal: controller.signal,
+      run: publicRun,
+    }
+    const outcome = await Promise.race([invoke(task, run.payload, ctx), abortOf(controller.signal)])
+    if ('aborted' in outcome) {
+      return outcome.reason instanceof AttemptTimeoutError ? { kind: 'failed', error: outcome.reason } : { kind: 'aborted', reason: outcome.reason }
+    }
+    if (!outcome.ok) return { kind: 'failed', error: outcome.error }
+    return await finishOutput(task, outcome.value)
+  } finally {
+    if (timer) clearTimeout(timer)
+  }
+}
+
+type HandlerOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+function invoke(task: AnyTaskDefinition, payload: unknown, ctx: TaskContext): Promise<HandlerOutcome> {
+  let result: unknown
+  try {
+    result = task.run(payload, ctx)
+  } catch (error) {
+    return Promise.resolve({ ok: false, error })
+  }
+  return Promise.resolve(result).then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  )
+}
+
+function abortOf(signal: AbortSignal): Promise<{ aborted: true; reason: unknown }> {
+  if (signal.aborted) return Promise.resolve({ aborted: true, reason: signal.reason })
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ aborted: true, reason: signal.reason }), { once: true }))
+}
+
+/** Validates the output against the task's schema and serialises it; either failing fails the attempt. */
+async function finishOutput(task: AnyTaskDefinition, value: unknown): Promise<Settlement> {
+  try {
+    const output = task.options.output
+      ? await validateWithSchema(task.options.output, value, `Invalid output of task "${task.name}"`)
+      : value
+    return { kind: 'completed', outputJson: toStoredJson(output, 'output'), output: output === undefined ? null : output }
+  } catch (error) {
+    return { kind: 'failed', error }
+  }
+}

@@ -1,0 +1,22 @@
+import type { Duration } from '../core/durations.js'
+import type { Run } from '../core/run.js'
+import type { RunStatus } from '../core/run-state.js'
+
+/** What enqueue returns: the run's identity, whether it was created, and shortcuts to it. */
+export interface RunHandle<TOutput = unknown> {
+  id: string
+  task: string
+  /** The status right after enqueue. */
+  status: RunStatus
+  /** False when an existing run was returned instead of a new one. */
+  created: boolean
+  /** Why an existing run was returned (`'idempotent'`: its idempotency key was taken). */
+  reason: 'idempotent' | null
+  /** The run as it stood right after enqueue. */
+  run: Run<unknown, TOutput>
+  /** The run as it is now. */
+  get(): Promise<Run<unknown, TOutput>>
+  /** Waits until it completes; throws if it is dead-lettered or cancelled, or on timeout. */
+  wait(options?: { timeout?: Duration }): Promise<Run<unknown, TOutput>>
+  cancel(options?: { reason?: string }): Promise<Run<unknown, TOutput>>
+}

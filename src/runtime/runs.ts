@@ -1,0 +1,124 @@
+import { InvalidOptionError, InvalidTransitionError, RunNotFoundError } from '../core/errors.js'
+import type { Duration } from '../core/durations.js'
+import type { Attempt, Run } from '../core/run.js'
+import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
+import { announce, createRunHandle } from './enqueue.js'
+import { newRunId } from './ids.js'
+import type { ErrandInternals } from './internals.js'
+import { toPublicRun } from './public-run.js'
+import type { RunHandle } from './run-handle.js'
+import { expectCompleted, waitForFinalRun } from './wait.js'
+
+/** Filters of `runs.list`. */
+export interface RunListOptions {
+  task?: string
+  status?: RunStatus | RunStatus[]
+  queue?: string
+  /** 1 to 1000. Default 50. */
+  limit?: number
+  /** `nextCursor` of the previous page. */
+  cursor?: string
+}
+
+export interface RunList {
+  runs: Run[]
+  nextCursor: string | null
+}
+
+/** Reading and managing runs: `errand.runs`. */
+export interface RunsApi {
+  get(id: string): Promise<Run | null>
+  /** Newest first, with cursor paging. */
+  list(options?: RunListOptions): Promise<RunList>
+  /** Scheduled and queued runs stop at once; a running one has its `ctx.signal` aborted. */
+  cancel(id: string, options?: { reason?: string }): Promise<Run>
+  /** A new run of the same task and payload, with `replayOf` set. Only for finished runs. */
+  replay(id: string, options?: { reason?: string }): Promise<RunHandle>
+  /** Waits until the run completes; throws `RunFailedError` / `RunCancelledError` / `WaitTimeoutError`. */
+  wait(id: string, options?: { timeout?: Duration }): Promise<Run>
+  /** Every attempt, oldest first, the one in progress included. */
+  attempts(id: string): Promise<Attempt[]>
+}
+
+export function createRunsApi(internals: ErrandInternals): RunsApi {
+  return {
+    async get(id) {
+      await internals.ready()
+      const record = await internals.driver.runGet({ id })
+      return record ? toPublicRun(record) : null
+    },
+    async list(options = {}) {
+      await internals.ready()
+      const { runs, nextCursor } = await internals.driver.runList(listParams(options))
+      return { runs: runs.map(toPublicRun), nextCursor }
+    },
+    cancel: (id, options) => cancelRun(internals, id, options?.reason),
+    replay: (id, options) => replayRun(internals, id, options?.reason),
+    async wait(id, options) {
+      await internals.ready()
+      return expectCompleted(await waitForFinalRun(internals, id, options?.timeout))
+    },
+    async attempts(id) {
+      await internals.ready()
+      return internals.driver.attemptList({ runId: id })
+    },
+  }
+}
+
+function listParams(options: RunListOptions) {
+  const limit = options.limit ?? 50
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidOptionError('limit must be a whole number from 1 to 1000')
+  const status = options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status]
+  for (const value of status ?? []) {
+    if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"; one of ${RUN_STATUSES.join(', ')}`)
+  }
+  return { task: options.task, queue: options.queue, status, limit, cursor: options.cursor }
+}
+
+export async function cancelRun(internals: ErrandInternals, id: string, reason?: string): Promise<Run> {
+  await internals.ready()
+  const result = await internals.driver.runCancel({ id, reason: reason ?? null, now: internals.clock.now() })
+  if (!result) throw new RunNotFoundError(id)
+  if (!result.cancelled) throw new InvalidTransitionError(`Cannot cancel run ${id}: it is already ${result.run.status}`)
+  const run = toPublicRun(result.run)
+  internals.signals.emit('cancelled', id)
+  internals.signals.emit('finished', id)
+  internals.events.emit('run.cancelled', { run, reason: run.cancelReason })
+  return run
+}
+
+async function replayRun(internals: ErrandInternals, id: string, reason?: string): Promise<RunHandle> {
+  await internals.ready()
+  const original = await internals.driver.runGet({ id })
+  if (!original) throw new RunNotFoundError(id)
+  if (!isFinalStatus(original.status)) {
+    throw new InvalidTransitionError(`Cannot replay run ${id} while it is ${original.status}; cancel it first or wait for it`)
+  }
+  const now = internals.clock.now()
+  const results = await internals.driver.runInsertMany({
+    now,
+    runs: [
+      {
+        id: newRunId(now),
+        task: original.task,
+        status: 'queued',
+        payloadJson: JSON.stringify(original.payload),
+        maxAttempts: original.retryPolicy.attempts,
+        priority: original.priority,
+        queue: original.queue,
+        concurrencyKey: original.concurrencyKey,
+        idempotencyKey: null,
+        jobKey: null,
+        flags: original.flags,
+        metadataJson: JSON.stringify(original.metadata),
+        retryPolicy: original.retryPolicy,
+        timeoutMs: original.timeoutMs,
+        runAt: now,
+        replayOf: original.id,
+        replayReason: reason ?? null,
+      },
+    ],
+  })
+  announce(internals, results, now)
+  return createRunHandle(internals, results[0] as (typeof results)[number])
+}

@@ -1,0 +1,66 @@
+import { parseDuration, type Duration } from '../core/durations.js'
+import { InvalidOptionError } from '../core/errors.js'
+
+/** Options of `errand.worker(...)`. */
+export interface WorkerOptions {
+  /** Runs executing at once in this worker. Default 10. */
+  concurrency?: number
+  /** Only run these tasks. Default: every task registered with this errand. */
+  tasks?: string[]
+  /** How often to look for due runs when nothing wakes the worker. Default `'1s'` (±20% jitter). */
+  pollInterval?: Duration
+  /** How long a claim holds a run without a heartbeat. A crashed worker's runs return after this. Default `'30s'`. */
+  lease?: Duration
+  /** How often leases are renewed. Default a third of `lease`. */
+  heartbeatInterval?: Duration
+  /** How often to take back runs of dead workers and promote due runs. Default `'5s'`. */
+  maintenanceInterval?: Duration
+  /** Most runs taken in one claim. Default `concurrency`. */
+  batchSize?: number
+  /** Delete finished runs this long after they finish, or `false` to keep them. Default `'7d'`. */
+  retention?: Duration | false
+  /** Names this worker in leases and attempts. Default `<pid>-<random>`. */
+  workerId?: string
+}
+
+export interface ResolvedWorkerOptions {
+  concurrency: number
+  tasks: string[] | null
+  pollMs: number
+  leaseMs: number
+  heartbeatMs: number
+  maintenanceMs: number
+  batchSize: number
+  retentionMs: number | null
+  workerId: string | null
+}
+
+export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
+  const concurrency = wholeNumber(options.concurrency ?? 10, 'concurrency')
+  const leaseMs = parseDuration(options.lease ?? '30s')
+  if (leaseMs < 1_000) throw new InvalidOptionError('lease must be at least 1s')
+  const heartbeatMs = options.heartbeatInterval === undefined ? Math.floor(leaseMs / 3) : parseDuration(options.heartbeatInterval)
+  if (heartbeatMs <= 0 || heartbeatMs >= leaseMs) throw new InvalidOptionError('heartbeatInterval must be positive and shorter than lease')
+  const pollMs = parseDuration(options.pollInterval ?? '1s')
+  if (pollMs < 10) throw new InvalidOptionError('pollInterval must be at least 10ms')
+  const maintenanceMs = parseDuration(options.maintenanceInterval ?? '5s')
+  if (maintenanceMs < 10) throw new InvalidOptionError('maintenanceInterval must be at least 10ms')
+  return {
+    concurrency,
+    tasks: options.tasks ?? null,
+    pollMs,
+    leaseMs,
+    heartbeatMs,
+    maintenanceMs,
+    batchSize: wholeNumber(options.batchSize ?? concurrency, 'batchSize'),
+    retentionMs: options.retention === false ? null : parseDuration(options.retention ?? '7d'),
+    workerId: options.workerId ?? null,
+  }
+}
+
+function wholeNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${name} must be a whole number of at least 1, got ${String(value)}`)
+  }
+  return value
+}

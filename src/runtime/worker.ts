@@ -1,0 +1,313 @@
+import { decideFailure } from '../core/attempt-outcome.js'
+import { parseDuration, type Duration } from '../core/durations.js'
+import { ErrandError, LeaseLostError, RunCancelledError, UnknownTaskError, WorkerShutdownError } from '../core/errors.js'
+import { serializeError } from '../core/run.js'
+import type { AttemptResult, RunRecord } from '../storage/driver.js'
+import { CompletionBatcher } from './completion-batcher.js'
+import { executeAttempt, type Settlement } from './executor.js'
+import { newWorkerId } from './ids.js'
+import type { ErrandInternals } from './internals.js'
+import { Maintenance } from './maintenance.js'
+import { toPublicRun } from './public-run.js'
+import type { AnyTaskDefinition } from './task.js'
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
+
+/** A run this worker holds: executing, or finished and waiting for its result to be written. */
+interface ActiveRun {
+  run: RunRecord
+  task: AnyTaskDefinition
+  controller: AbortController
+  executing: boolean
+  done: Promise<void>
+}
+
+/**
+ * Claims due runs and executes them. One claim fills every free slot; results are written
+ * in batches; leases are renewed by heartbeats; runs of crashed workers are taken back by
+ * the maintenance loop. Wakes on local enqueues at once, and otherwise polls with jitter.
+ */
+export class Worker {
+  readonly id: string
+  private readonly options: ResolvedWorkerOptions
+  private readonly active = new Map<string, ActiveRun>()
+  private readonly busyPerTask = new Map<string, number>()
+  private readonly batcher: CompletionBatcher
+  private readonly maintenance: Maintenance
+  private tasks: AnyTaskDefinition[] = []
+  private busy = 0
+  private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle'
+  private fetching = false
+  private fetchAgain = false
+  private pollTimer: NodeJS.Timeout | null = null
+  private wakeTimer: NodeJS.Timeout | null = null
+  private wakeAt = Infinity
+  private heartbeatTimer: NodeJS.Timeout | null = null
+  private readonly onWake = (at: Date) => this.wake(at)
+  private readonly onCancelled = (runId: string) => this.abortRun(runId, new RunCancelledError(runId, null, null))
+
+  constructor(
+    private readonly internals: ErrandInternals,
+    options: WorkerOptions = {},
+  ) {
+    this.options = resolveWorkerOptions(options)
+    this.id = this.options.workerId ?? newWorkerId()
+    this.batcher = new CompletionBatcher(internals.driver, internals.clock, (error) => this.reportError(error))
+    this.maintenance = new Maintenance(internals, this.options, (error) => this.reportError(error), () => this.fetchSoon())
+  }
+
+  /** Runs executing now. */
+  get running(): number {
+    return this.busy
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new ErrandError('invalid_option', `Worker ${this.id} was already started`)
+    this.tasks = this.resolveTasks()
+    await this.internals.ready()
+    this.state = 'running'
+    this.internals.signals.on('wake', this.onWake)
+    this.internals.signals.on('cancelled', this.onCancelled)
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs)
+    this.heartbeatTimer.unref()
+    this.maintenance.start()
+    this.schedulePoll()
+    this.fetchSoon()
+  }
+
+  /**
+   * Stops claiming, lets runs in flight finish for up to `timeout` (default `'30s'`), then
+   * aborts their signals and gives them back to the queue without using up an attempt.
+   */
+  async stop(options: { timeout?: Duration } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'idle') {
+      this.state = 'stopped'
+      return
+    }
+    const graceMs = parseDuration(options.timeout ?? '30s')
+    this.state = 'stopping'
+    this.clearTimer('pollTimer')
+    this.clearTimer('wakeTimer')
+    this.internals.signals.off('wake', this.onWake)
+    await this.waitForActive(graceMs)
+    for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
+    await this.waitForActive(Infinity)
+    await this.batcher.drain()
+    this.maintenance.stop()
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    this.internals.signals.off('cancelled', this.onCancelled)
+    this.state = 'stopped'
+  }
+
+  private resolveTasks(): AnyTaskDefinition[] {
+    const names = this.options.tasks ?? this.internals.taskNames()
+    return names.map((name) => {
+      const task = this.internals.findTask(name)
+      if (!task) throw new UnknownTaskError(name)
+      return task
+    })
+  }
+
+  private async waitForActive(ms: number): Promise<void> {
+    const all = Promise.all([...this.active.values()].map((entry) => entry.done))
+    if (ms === Infinity) return void (await all)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+    clearTimeout(timer)
+  }
+
+  /** Asks for a claim as soon as possible; calls made while one runs coalesce into one more. */
+  fetchSoon(): void {
+    if (this.state !== 'running') return
+    if (this.fetching) {
+      this.fetchAgain = true
+      return
+    }
+    this.fetching = true
+    void this.fetchLoop()
+  }
+
+  private async fetchLoop(): Promise<void> {
+    try {
+      do {
+        this.fetchAgain = false
+        const full = await this.claimAndStart()
+        if (full) this.fetchAgain = true
+      } while (this.fetchAgain && this.state === 'running' && this.freeSlots() > 0)
+    } catch (error) {
+      this.reportError(error)
+    } finally {
+      this.fetching = false
+    }
+  }
+
+  private freeSlots(): number {
+    return this.options.concurrency - this.busy
+  }
+
+  /**
+   * Claims for every free slot. Tasks with their own concurrency limit are claimed apart,
+   * each up to its remaining room; the rest in one claim. Returns whether any claim came
+   * back full (more runs are probably due).
+   */
+  private async claimAndStart(): Promise<boolean> {
+    const unlimited = this.tasks.filter((task) => task.options.concurrency === undefined).map((task) => task.name)
+    const limited = this.tasks.filter((task) => task.options.concurrency !== undefined)
+    let full = false
+    const groups: Array<{ tasks: string[]; room: () => number }> = []
+    if (unlimited.length) groups.push({ tasks: unlimited, room: () => this.freeSlots() })
+    for (const task of limited) {
+      const limit = task.options.concurrency as number
+      groups.push({ tasks: [task.name], room: () => Math.min(this.freeSlots(), limit - (this.busyPerTask.get(task.name) ?? 0)) })
+    }
+    for (const group of groups) {
+      const limit = Math.min(group.room(), this.options.batchSize)
+      if (limit <= 0 || this.state !== 'running') continue
+      const claimed = await this.internals.driver.runClaim({
+        workerId: this.id,
+        tasks: group.tasks,
+        limit,
+        leaseMs: this.options.leaseMs,
+        now: this.internals.clock.now(),
+      })
+      if (claimed.length === limit) full = true
+      for (const run of claimed) this.startRun(run)
+    }
+    return full
+  }
+
+  private startRun(run: RunRecord): void {
+    const task = this.internals.getTask(run.task)
+    const controller = new AbortController()
+    const entry: ActiveRun = { run, task, controller, executing: true, done: Promise.resolve() }
+    this.active.set(run.id, entry)
+    this.busy++
+    this.busyPerTask.set(run.task, (this.busyPerTask.get(run.task) ?? 0) + 1)
+    if (this.internals.events.listenerCount('run.started')) this.internals.events.emit('run.started', { run: toPublicRun(run) })
+    const startedAt = Date.now()
+    entry.done = executeAttempt(run, task, controller)
+      .then((settlement) => this.settle(entry, settlement, startedAt))
+      .catch((error: unknown) => this.reportError(error))
+      .finally(() => this.active.delete(run.id))
+  }
+
+  private async settle(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {
+    entry.executing = false
+    this.busy--
+    this.busyPerTask.set(entry.run.task, (this.busyPerTask.get(entry.run.task) ?? 1) - 1)
+    this.fetchSoon()
+    const result = this.resultOf(entry.run, settlement)
+    if (!result) return
+    const applied = await this.batcher.submit(result).catch(() => false)
+    if (applied) this.announce(entry.run, result, settlement, Date.now() - startedAt)
+  }
+
+  /** Turns a settlement into the write to make, or null when there is nothing to write. */
+  private resultOf(run: RunRecord, settlement: Settlement): AttemptResult | null {
+    const lease = { id: run.id, attempt: run.attempt, workerId: this.id }
+    switch (settlement.kind) {
+      case 'completed':
+        return { ...lease, outcome: 'completed', outputJson: settlement.outputJson }
+      case 'aborted':
+        // Cancelled or lease lost: the run is no longer ours to write. Shutdown: give it back.
+        if (!(settlement.reason instanceof WorkerShutdownError)) return null
+        return { ...lease, outcome: 'released', error: serializeError(settlement.reason) }
+      case 'failed': {
+        const error = serializeError(settlement.error)
+        const decision = decideFailure({
+          error: settlement.error,
+          attempt: run.attempt,
+          maxAttempts: run.maxAttempts,
+          policy: run.retryPolicy,
+          random: Math.random(),
+        })
+        return decision.outcome === 'retry'
+          ? { ...lease, outcome: 'retry', error, delayMs: decision.delayMs }
+          : { ...lease, outcome: 'dead_lettered', error }
+      }
+    }
+  }
+
+  private announce(run: RunRecord, result: AttemptResult, settlement: Settlement, durationMs: number): void {
+    const events = this.internals.events
+    const now = this.internals.clock.now()
+    const base = { ...toPublicRun(run), lockedBy: null, leaseExpiresAt: null, updatedAt: now }
+    switch (result.outcome) {
+      case 'completed': {
+        const output = settlement.kind === 'completed' ? settlement.output : null
+        this.internals.signals.emit('finished', run.id)
+        events.emit('run.completed', { run: { ...base, status: 'completed', output, error: null, completedAt: now }, durationMs })
+        return
+      }
+      case 'retry': {
+        const retryAt = new Date(now.getTime() + result.delayMs)
+        events.emit('run.failed', { run: { ...base, status: 'scheduled', error: result.error, runAt: retryAt }, error: result.error, willRetry: true, retryAt })
+        this.wake(retryAt)
+        return
+      }
+      case 'dead_lettered': {
+        const final = { ...base, status: 'dead_lettered' as const, error: result.error, completedAt: now }
+        this.internals.signals.emit('finished', run.id)
+        events.emit('run.failed', { run: final, error: result.error, willRetry: false, retryAt: null })
+        events.emit('run.dead_lettered', { run: final, error: result.error })
+        return
+      }
+      case 'released':
+        events.emit('run.released', { runId: run.id, attempt: run.attempt })
+        return
+    }
+  }
+
+  /** A run becomes due at `at`: claim now, or set a timer for it. */
+  private wake(at: Date): void {
+    if (this.state !== 'running') return
+    const delay = at.getTime() - this.internals.clock.now().getTime()
+    if (delay <= 0) return this.fetchSoon()
+    if (at.getTime() >= this.wakeAt || delay > this.options.pollMs) return
+    this.clearTimer('wakeTimer')
+    this.wakeAt = at.getTime()
+    this.wakeTimer = setTimeout(() => {
+      this.wakeAt = Infinity
+      this.wakeTimer = null
+      this.fetchSoon()
+    }, delay)
+  }
+
+  private schedulePoll(): void {
+    const delay = this.options.pollMs * (0.8 + 0.4 * Math.random())
+    this.pollTimer = setTimeout(() => {
+      this.fetchSoon()
+      if (this.state === 'running') this.schedulePoll()
+    }, delay)
+  }
+
+  private async heartbeat(): Promise<void> {
+    const leases = [...this.active.values()].filter((entry) => entry.executing).map((entry) => ({ id: entry.run.id, attempt: entry.run.attempt }))
+    if (leases.length === 0) return
+    try {
+      const lost = await this.internals.driver.runHeartbeat({ leases, leaseMs: this.options.leaseMs, now: this.internals.clock.now() })
+      for (const id of lost) {
+        const current = await this.internals.driver.runGet({ id })
+        this.abortRun(id, current?.status === 'cancelled' ? new RunCancelledError(id, null, current.cancelReason) : new LeaseLostError(id))
+      }
+    } catch (error) {
+      this.reportError(error)
+    }
+  }
+
+  private abortRun(runId: string, reason: Error): void {
+    const entry = this.active.get(runId)
+    if (entry?.executing) entry.controller.abort(reason)
+  }
+
+  private clearTimer(name: 'pollTimer' | 'wakeTimer'): void {
+    const timer = this[name]
+    if (timer) clearTimeout(timer)
+    this[name] = null
+    if (name === 'wakeTimer') this.wakeAt = Infinity
+  }
+
+  private reportError(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error))
+    this.internals.events.emit('worker.error', { error: err, workerId: this.id })
+  }
+}

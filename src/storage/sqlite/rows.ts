@@ -1,0 +1,109 @@
+import { fromStoredJson } from '../../core/json.js'
+import type { Attempt, AttemptOutcome, SerializedError } from '../../core/run.js'
+import type { RunStatus } from '../../core/run-state.js'
+import type { RetryPolicy } from '../../core/retry.js'
+import type { RunRecord } from '../driver.js'
+
+/** A row of `errand_runs` as better-sqlite3 returns it. */
+export interface RunRow {
+  id: string
+  task: string
+  status: string
+  payload: string
+  output: string | null
+  error: string | null
+  attempt: number
+  max_attempts: number
+  priority: number
+  queue: string | null
+  concurrency_key: string | null
+  idempotency_key: string | null
+  job_key: string | null
+  flags: string
+  metadata: string
+  progress: string | null
+  retry_policy: string
+  timeout_ms: number | null
+  run_at: number
+  created_at: number
+  started_at: number | null
+  locked_at: number | null
+  completed_at: number | null
+  updated_at: number
+  locked_by: string | null
+  lease_expires_at: number | null
+  replay_of: string | null
+  replay_reason: string | null
+  cancel_reason: string | null
+}
+
+export interface AttemptRow {
+  run_id: string
+  attempt: number
+  worker_id: string | null
+  started_at: number
+  finished_at: number
+  outcome: string
+  error: string | null
+}
+
+const toDate = (ms: number | null): Date | null => (ms === null ? null : new Date(ms))
+
+export function runFromRow(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    task: row.task,
+    status: row.status as RunStatus,
+    payload: fromStoredJson(row.payload),
+    output: fromStoredJson(row.output),
+    error: fromStoredJson(row.error) as SerializedError | null,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    queue: row.queue,
+    concurrencyKey: row.concurrency_key,
+    idempotencyKey: row.idempotency_key,
+    jobKey: row.job_key,
+    flags: fromStoredJson(row.flags) as string[],
+    metadata: fromStoredJson(row.metadata) as Record<string, unknown>,
+    progress: fromStoredJson(row.progress),
+    runAt: new Date(row.run_at),
+    createdAt: new Date(row.created_at),
+    startedAt: toDate(row.started_at),
+    completedAt: toDate(row.completed_at),
+    updatedAt: new Date(row.updated_at),
+    replayOf: row.replay_of,
+    replayReason: row.replay_reason,
+    cancelReason: row.cancel_reason,
+    timeoutMs: row.timeout_ms,
+    lockedBy: row.locked_by,
+    leaseExpiresAt: toDate(row.lease_expires_at),
+    retryPolicy: JSON.parse(row.retry_policy) as RetryPolicy,
+  }
+}
+
+export function attemptFromRow(row: AttemptRow): Attempt {
+  return {
+    runId: row.run_id,
+    attempt: row.attempt,
+    workerId: row.worker_id,
+    startedAt: new Date(row.started_at),
+    finishedAt: new Date(row.finished_at),
+    outcome: row.outcome as AttemptOutcome,
+    error: fromStoredJson(row.error) as SerializedError | null,
+  }
+}
+
+/** The attempt in progress, read off the run itself (it is stored when it ends). */
+export function currentAttemptOf(row: RunRow): Attempt | null {
+  if (row.status !== 'running' || row.locked_at === null) return null
+  return {
+    runId: row.id,
+    attempt: row.attempt,
+    workerId: row.locked_by,
+    startedAt: new Date(row.locked_at),
+    finishedAt: null,
+    outcome: 'running',
+    error: null,
+  }
+}

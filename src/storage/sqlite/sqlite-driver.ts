@@ -1,0 +1,304 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { StoreClosedError } from '../../core/errors.js'
+import type { Attempt } from '../../core/run.js'
+import type {
+  AttemptResult,
+  NewRun,
+  RescuedRun,
+  RunCancelParams,
+  RunCancelResult,
+  RunClaimParams,
+  RunFinishManyParams,
+  RunHeartbeatParams,
+  RunInsertManyParams,
+  RunInsertResult,
+  RunListParams,
+  RunListResult,
+  RunPromoteDueParams,
+  RunPruneParams,
+  RunRecord,
+  RunRescueExpiredParams,
+  StoreDriver,
+} from '../driver.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
+import { SQLITE_MIGRATIONS } from './migrations.js'
+import { attemptFromRow, currentAttemptOf, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { SqliteStatements } from './statements.js'
+
+/** Options of {@link sqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file. Default `./errand.db`. `':memory:'` works for one process only. */
+  path?: string
+  /**
+   * `'full'` (default) syncs every commit to disk: an acknowledged enqueue survives a power
+   * loss. `'normal'` is several times faster in WAL mode but may lose the last commits on
+   * power loss (never on a process crash).
+   */
+  synchronous?: 'full' | 'normal'
+  /** How long a write waits for another process's lock before retrying, in ms. Default 5000. */
+  busyTimeoutMs?: number
+}
+
+const LEASE_EXPIRED_ERROR = JSON.stringify({ name: 'LeaseExpiredError', code: 'lease_lost', message: 'The worker stopped renewing its lease (it crashed, hung or lost the database)' })
+
+/** The embedded store: one SQLite file, shared safely by any number of processes on one machine. */
+export class SqliteDriver implements StoreDriver {
+  readonly dialect = 'sqlite'
+  readonly path: string
+  private readonly db: Database.Database
+  private readonly sql: SqliteStatements
+  private migrated = false
+  private closed = false
+
+  constructor(options: SqliteStoreOptions = {}) {
+    this.path = options.path ?? './errand.db'
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
+    this.db = new Database(this.path)
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    this.migrateNow()
+    this.sql = new SqliteStatements(this.db)
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateNow()
+  }
+
+  private migrateNow(): void {
+    if (this.migrated) return
+    this.withBusyRetrySync(() =>
+      this.db
+        .transaction(() => {
+          this.db.exec('CREATE TABLE IF NOT EXISTS errand_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
+          const applied = new Set(
+            (this.db.prepare('SELECT version FROM errand_migrations').all() as Array<{ version: number }>).map((row) => row.version),
+          )
+          for (const migration of SQLITE_MIGRATIONS) {
+            if (applied.has(migration.version)) continue
+            this.db.exec(migration.sql)
+            this.db.prepare('INSERT INTO errand_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now())
+          }
+        })
+        .immediate(),
+    )
+    this.migrated = true
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
+  }
+
+  async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
+    return this.write(() => params.runs.map((run) => this.insertOne(run, params.now.getTime())))
+  }
+
+  private insertOne(run: NewRun, now: number): RunInsertResult {
+    const inserted = this.sql.insertRun.get(insertValues(run, now)) as RunRow | undefined
+    if (inserted) return { run: runFromRow(inserted), created: true }
+    const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
+    if (!existing) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
+    return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+  }
+
+  async runGet(params: { id: string }): Promise<RunRecord | null> {
+    this.assertOpen()
+    const row = this.sql.getRun.get(params.id) as RunRow | undefined
+    return row ? runFromRow(row) : null
+  }
+
+  async runList(params: RunListParams): Promise<RunListResult> {
+    this.assertOpen()
+    const where: string[] = []
+    const values: unknown[] = []
+    if (params.task !== undefined) (where.push('task = ?'), values.push(params.task))
+    if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
+    if (params.status?.length) (where.push(`status IN (${params.status.map(() => '?').join(', ')})`), values.push(...params.status))
+    if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
+    const sql = `SELECT * FROM errand_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
+    const rows = this.db.prepare(sql).all(...values, params.limit + 1) as RunRow[]
+    const page = rows.slice(0, params.limit)
+    const last = page[page.length - 1]
+    return { runs: page.map(runFromRow), nextCursor: rows.length > params.limit && last ? encodeCursor(last.id) : null }
+  }
+
+  async runClaim(params: RunClaimParams): Promise<RunRecord[]> {
+    if (params.limit <= 0 || params.tasks.length === 0) return []
+    const now = params.now.getTime()
+    const rows = await this.write(
+      () =>
+        this.sql.claim.all({
+          now,
+          lease: now + params.leaseMs,
+          worker: params.workerId,
+          tasks: JSON.stringify(params.tasks),
+          limit: params.limit,
+        }) as RunRow[],
+    )
+    return rows.map(runFromRow).sort(claimOrder)
+  }
+
+  async runHeartbeat(params: RunHeartbeatParams): Promise<string[]> {
+    if (params.leases.length === 0) return []
+    const lease = params.now.getTime() + params.leaseMs
+    return this.write(() =>
+      params.leases
+        .filter((held) => this.sql.heartbeat.run(lease, params.now.getTime(), held.id, held.attempt).changes === 0)
+        .map((held) => held.id),
+    )
+  }
+
+  async runFinishMany(params: RunFinishManyParams): Promise<boolean[]> {
+    if (params.results.length === 0) return []
+    const now = params.now.getTime()
+    return this.write(() => params.results.map((result) => this.finishOne(result, now)))
+  }
+
+  private finishOne(result: AttemptResult, now: number): boolean {
+    const fence = { id: result.id, attempt: result.attempt, now }
+    let row: { locked_at: number } | undefined
+    switch (result.outcome) {
+      case 'completed':
+        row = this.sql.finishCompleted.get({ ...fence, output: result.outputJson }) as typeof row
+        break
+      case 'retry':
+        row = this.sql.finishRetry.get({ ...fence, error: JSON.stringify(result.error), runAt: now + result.delayMs }) as typeof row
+        break
+      case 'dead_lettered':
+        row = this.sql.finishDeadLettered.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
+        break
+      case 'released':
+        row = this.sql.finishReleased.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
+        break
+    }
+    if (!row) return false
+    const error = result.outcome === 'completed' ? null : JSON.stringify(result.error)
+    const outcome = result.outcome === 'completed' ? 'completed' : result.outcome === 'released' ? 'released' : 'failed'
+    this.sql.insertAttempt.run(result.id, result.attempt, result.workerId, row.locked_at, now, outcome, error)
+    return true
+  }
+
+  async runCancel(params: RunCancelParams): Promise<RunCancelResult | null> {
+    const now = params.now.getTime()
+    return this.write(() => {
+      const before = this.sql.getRun.get(params.id) as RunRow | undefined
+      if (!before) return null
+      const after = this.sql.cancel.get(params.reason, now, params.id) as RunRow | undefined
+      if (!after) return { run: runFromRow(before), cancelled: false }
+      if (before.status === 'running' && before.locked_at !== null) {
+        const error = JSON.stringify({ name: 'RunCancelledError', code: 'run_cancelled', message: params.reason ?? 'Cancelled' })
+        this.sql.insertAttempt.run(before.id, before.attempt, before.locked_by, before.locked_at, now, 'cancelled', error)
+      }
+      return { run: runFromRow(after), cancelled: true }
+    })
+  }
+
+  async runPromoteDue(params: RunPromoteDueParams): Promise<number> {
+    return this.write(() => this.sql.promoteDue.run(params.now.getTime(), params.limit).changes)
+  }
+
+  async runRescueExpired(params: RunRescueExpiredParams): Promise<RescuedRun[]> {
+    const now = params.now.getTime()
+    return this.write(() => {
+      const expired = this.sql.findExpired.all(now, params.limit) as RunRow[]
+      const rescued: RescuedRun[] = []
+      for (const run of expired) {
+        const row = this.sql.rescue.get({ id: run.id, attempt: run.attempt, now, error: LEASE_EXPIRED_ERROR }) as { status: string } | undefined
+        if (!row) continue
+        this.sql.insertAttempt.run(run.id, run.attempt, run.locked_by, run.locked_at ?? now, now, 'lease_expired', LEASE_EXPIRED_ERROR)
+        rescued.push({ id: run.id, attempt: run.attempt, status: row.status as RescuedRun['status'] })
+      }
+      return rescued
+    })
+  }
+
+  async runPrune(params: RunPruneParams): Promise<number> {
+    return this.write(() => {
+      const ids = (this.sql.findPrunable.all(params.finishedBefore.getTime(), params.limit) as Array<{ id: string }>).map((row) => row.id)
+      if (ids.length === 0) return 0
+      const list = JSON.stringify(ids)
+      this.sql.pruneAttempts.run(list)
+      return this.sql.pruneRuns.run(list).changes
+    })
+  }
+
+  async attemptList(params: { runId: string }): Promise<Attempt[]> {
+    this.assertOpen()
+    const rows = this.sql.listAttempts.all(params.runId) as AttemptRow[]
+    const attempts = rows.map(attemptFromRow)
+    const run = this.sql.getRun.get(params.runId) as RunRow | undefined
+    const current = run ? currentAttemptOf(run) : null
+    if (current) attempts.push(current)
+    return attempts
+  }
+
+  /**
+   * Runs `fn` in a `BEGIN IMMEDIATE` transaction. `busy_timeout` makes SQLite wait for
+   * another process's lock; if it still reports busy, we back off without blocking the
+   * event loop and try again, so callers never see SQLITE_BUSY.
+   */
+  private async write<T>(fn: () => T): Promise<T> {
+    this.assertOpen()
+    const tx = this.db.transaction(fn)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return tx.immediate()
+      } catch (error) {
+        if (!isBusy(error) || attempt >= 50) throw error
+        await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()))
+        this.assertOpen()
+      }
+    }
+  }
+
+  private withBusyRetrySync(fn: () => void): void {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn()
+      } catch (error) {
+        if (!isBusy(error) || attempt >= 50) throw error
+      }
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError()
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED'
+}
+
+function claimOrder(a: RunRecord, b: RunRecord): number {
+  return a.priority - b.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
+
+function insertValues(run: NewRun, now: number): Record<string, unknown> {
+  return {
+    id: run.id,
+    task: run.task,
+    status: run.status,
+    payload: run.payloadJson,
+    maxAttempts: run.maxAttempts,
+    priority: run.priority,
+    queue: run.queue,
+    concurrencyKey: run.concurrencyKey,
+    idempotencyKey: run.idempotencyKey,
+    jobKey: run.jobKey,
+    flags: JSON.stringify(run.flags),
+    metadata: run.metadataJson,
+    retryPolicy: JSON.stringify(run.retryPolicy),
+    timeoutMs: run.timeoutMs,
+    runAt: run.runAt.getTime(),
+    now,
+    replayOf: run.replayOf,
+    replayReason: run.replayReason,
+  }
+}

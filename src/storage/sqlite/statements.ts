@@ -1,0 +1,97 @@
+import type Database from 'better-sqlite3'
+
+const FINAL = `('completed', 'cancelled', 'dead_lettered')`
+/** What every fenced write matches: this attempt of this run, still running. */
+const FENCE = `id = @id AND status = 'running' AND attempt = @attempt`
+const RELEASE_LEASE = `locked_by = NULL, lease_expires_at = NULL, updated_at = @now`
+
+/** Every statement of the SQLite driver, prepared once. */
+export class SqliteStatements {
+  readonly insertRun: Database.Statement
+  readonly getRun: Database.Statement
+  readonly getByIdempotencyKey: Database.Statement
+  readonly claim: Database.Statement
+  readonly heartbeat: Database.Statement
+  readonly finishCompleted: Database.Statement
+  readonly finishRetry: Database.Statement
+  readonly finishDeadLettered: Database.Statement
+  readonly finishReleased: Database.Statement
+  readonly insertAttempt: Database.Statement
+  readonly cancel: Database.Statement
+  readonly promoteDue: Database.Statement
+  readonly findExpired: Database.Statement
+  readonly rescue: Database.Statement
+  readonly findPrunable: Database.Statement
+  readonly pruneAttempts: Database.Statement
+  readonly pruneRuns: Database.Statement
+  readonly listAttempts: Database.Statement
+
+  constructor(db: Database.Database) {
+    this.insertRun = db.prepare(`
+      INSERT INTO errand_runs (id, task, status, payload, max_attempts, priority, queue, concurrency_key,
+        idempotency_key, job_key, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at,
+        replay_of, replay_reason)
+      VALUES (@id, @task, @status, @payload, @maxAttempts, @priority, @queue, @concurrencyKey,
+        @idempotencyKey, @jobKey, @flags, @metadata, @retryPolicy, @timeoutMs, @runAt, @now, @now,
+        @replayOf, @replayReason)
+      ON CONFLICT DO NOTHING
+      RETURNING *`)
+    this.getRun = db.prepare(`SELECT * FROM errand_runs WHERE id = ?`)
+    this.getByIdempotencyKey = db.prepare(`SELECT * FROM errand_runs WHERE task = ? AND idempotency_key = ?`)
+    // One statement claims the batch; the caller holds BEGIN IMMEDIATE, so no other
+    // process can claim the same rows between the select and the update.
+    this.claim = db.prepare(`
+      UPDATE errand_runs
+      SET status = 'running', attempt = attempt + 1, locked_by = @worker, locked_at = @now,
+          lease_expires_at = @lease, started_at = coalesce(started_at, @now), updated_at = @now
+      WHERE id IN (
+        SELECT id FROM errand_runs INDEXED BY errand_runs_due
+        WHERE status IN ('scheduled', 'queued') AND run_at <= @now
+          AND task IN (SELECT value FROM json_each(@tasks))
+        ORDER BY priority, run_at, id
+        LIMIT @limit)
+      RETURNING *`)
+    this.heartbeat = db.prepare(`
+      UPDATE errand_runs SET lease_expires_at = ?, updated_at = ?
+      WHERE id = ? AND status = 'running' AND attempt = ?`)
+    this.finishCompleted = db.prepare(`
+      UPDATE errand_runs SET status = 'completed', output = @output, error = NULL, completed_at = @now, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    this.finishRetry = db.prepare(`
+      UPDATE errand_runs SET status = 'scheduled', error = @error, run_at = @runAt, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    this.finishDeadLettered = db.prepare(`
+      UPDATE errand_runs SET status = 'dead_lettered', error = @error, completed_at = @now, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    // A released attempt gives its attempt back by raising the budget: `attempt` itself
+    // must only grow, because it is the fencing token.
+    this.finishReleased = db.prepare(`
+      UPDATE errand_runs SET status = 'queued', error = @error, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    this.insertAttempt = db.prepare(`
+      INSERT OR REPLACE INTO errand_attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    this.cancel = db.prepare(`
+      UPDATE errand_runs SET status = 'cancelled', cancel_reason = ?1, completed_at = ?2, updated_at = ?2,
+        locked_by = NULL, lease_expires_at = NULL
+      WHERE id = ?3 AND status NOT IN ${FINAL}
+      RETURNING *`)
+    this.promoteDue = db.prepare(`
+      UPDATE errand_runs SET status = 'queued', updated_at = ?1
+      WHERE id IN (SELECT id FROM errand_runs WHERE status = 'scheduled' AND run_at <= ?1 ORDER BY run_at LIMIT ?2)`)
+    this.findExpired = db.prepare(`
+      SELECT * FROM errand_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`)
+    this.rescue = db.prepare(`
+      UPDATE errand_runs
+      SET status = CASE WHEN attempt >= max_attempts THEN 'dead_lettered' ELSE 'queued' END,
+          completed_at = CASE WHEN attempt >= max_attempts THEN @now ELSE NULL END,
+          error = @error, ${RELEASE_LEASE}
+      WHERE ${FENCE} AND lease_expires_at < @now
+      RETURNING status`)
+    this.findPrunable = db.prepare(`
+      SELECT id FROM errand_runs WHERE completed_at < ? AND status IN ${FINAL} ORDER BY completed_at LIMIT ?`)
+    this.pruneAttempts = db.prepare(`DELETE FROM errand_attempts WHERE run_id IN (SELECT value FROM json_each(?))`)
+    this.pruneRuns = db.prepare(`DELETE FROM errand_runs WHERE id IN (SELECT value FROM json_each(?))`)
+    this.listAttempts = db.prepare(`SELECT * FROM errand_attempts WHERE run_id = ? ORDER BY attempt`)
+  }
+}
