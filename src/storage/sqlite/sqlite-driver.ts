@@ -188,7 +188,7 @@ export class SqliteDriver implements StoreDriver {
     return this.write(() => {
       const before = this.sql.getRun.get(params.id) as RunRow | undefined
       if (!before) return null
-      const after = this.sql.cancel.get(params.reason, now, params.id) as RunRow | undefined
+      const after = this.sql.cancel.get({ reason: params.reason, now, id: params.id }) as RunRow | undefined
       if (!after) return { run: runFromRow(before), cancelled: false }
       if (before.status === 'running' && before.locked_at !== null) {
         const error = JSON.stringify({ name: 'RunCancelledError', code: 'run_cancelled', message: params.reason ?? 'Cancelled' })
@@ -199,7 +199,7 @@ export class SqliteDriver implements StoreDriver {
   }
 
   async runPromoteDue(params: RunPromoteDueParams): Promise<number> {
-    return this.write(() => this.sql.promoteDue.run(params.now.getTime(), params.limit).changes)
+    return this.write(() => this.sql.promoteDue.run({ now: params.now.getTime(), limit: params.limit }).changes)
   }
 
   async runRescueExpired(params: RunRescueExpiredParams): Promise<RescuedRun[]> {

@@ -72,13 +72,13 @@ export class SqliteStatements {
       INSERT OR REPLACE INTO errand_attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
       VALUES (?, ?, ?, ?, ?, ?, ?)`)
     this.cancel = db.prepare(`
-      UPDATE errand_runs SET status = 'cancelled', cancel_reason = ?1, completed_at = ?2, updated_at = ?2,
+      UPDATE errand_runs SET status = 'cancelled', cancel_reason = @reason, completed_at = @now, updated_at = @now,
         locked_by = NULL, lease_expires_at = NULL
-      WHERE id = ?3 AND status NOT IN ${FINAL}
+      WHERE id = @id AND status NOT IN ${FINAL}
       RETURNING *`)
     this.promoteDue = db.prepare(`
-      UPDATE errand_runs SET status = 'queued', updated_at = ?1
-      WHERE id IN (SELECT id FROM errand_runs WHERE status = 'scheduled' AND run_at <= ?1 ORDER BY run_at LIMIT ?2)`)
+      UPDATE errand_runs SET status = 'queued', updated_at = @now
+      WHERE id IN (SELECT id FROM errand_runs WHERE status = 'scheduled' AND run_at <= @now ORDER BY run_at LIMIT @limit)`)
     this.findExpired = db.prepare(`
       SELECT * FROM errand_runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`)
     this.rescue = db.prepare(`
