@@ -7,8 +7,8 @@
  *   EXAMPLE_RUN_FOR=5s npm start   # stop by itself after a while
  */
 import { z } from 'zod'
-import { createErrand, defineTask, NonRetryableError, parseDuration, type Run } from '../src/index.js'
-import { sqliteStore } from '../src/storage/sqlite/index.js'
+import { createErrand, defineTask, NonRetryableError, parseDuration, type Run } from 'errand'
+import { sqliteStore } from 'errand/sqlite'
 
 const sendWelcome = defineTask({
   name: 'send-welcome-email',

@@ -121,4 +121,5 @@ export type EnqueueAndWaitOptions = Omit<EnqueueOptions, 'timeout'> & {
   attemptTimeout?: Duration | false
 }
 
-export type HandleOf<T> = T extends TaskDefinition<string, infer I, unknown, infer O> ? TaskHandle<I, O> : never
+// The payload slot is `any`: a handler taking `{ a: number }` does not accept `unknown`, so `unknown` would never match.
+export type HandleOf<T> = T extends TaskDefinition<string, infer I, any, infer O> ? TaskHandle<I, O> : never
