@@ -44,6 +44,8 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | null = null
   private readonly onWake = (at: Date) => this.wake(at)
   private readonly onCancelled = (runId: string) => this.abortRun(runId, new RunCancelledError(runId, null, null))
+  /** Stops the store's wake-up hints (PostgreSQL NOTIFY), when the store offers them. */
+  private unsubscribeRunsAvailable: (() => void) | null = null
 
   constructor(
     private readonly internals: ErrandInternals,
@@ -67,6 +69,8 @@ export class Worker {
     this.state = 'running'
     this.internals.signals.on('wake', this.onWake)
     this.internals.signals.on('cancelled', this.onCancelled)
+    // Runs enqueued by other processes: claim on the hint instead of waiting for the poll.
+    this.unsubscribeRunsAvailable = this.internals.driver.subscribeRunsAvailable?.(() => this.fetchSoon()) ?? null
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs)
     this.heartbeatTimer.unref()
     this.maintenance.start()
@@ -88,6 +92,8 @@ export class Worker {
     this.clearTimer('pollTimer')
     this.clearTimer('wakeTimer')
     this.internals.signals.off('wake', this.onWake)
+    this.unsubscribeRunsAvailable?.()
+    this.unsubscribeRunsAvailable = null
     await this.waitForActive(graceMs)
     for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)

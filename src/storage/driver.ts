@@ -166,4 +166,11 @@ export interface StoreDriver {
   runPrune(params: RunPruneParams): Promise<number>
   /** Every attempt of a run, oldest first, the one in progress included. */
   attemptList(params: { runId: string }): Promise<Attempt[]>
+
+  /**
+   * Optional wake-up hints from other processes (PostgreSQL LISTEN/NOTIFY): `listener` is
+   * called, coalesced, when runs may have become available. Only a hint: workers keep
+   * polling, which stays the truth. Returns a function that unsubscribes.
+   */
+  subscribeRunsAvailable?(listener: () => void): () => void
 }

@@ -1,0 +1,74 @@
+/**
+ * Versioned schema migrations for PostgreSQL. Append only: a released migration never
+ * changes; a change to the schema is a new entry with the next version. Each one gets the
+ * quoted schema name, because every object lives in the store's own schema.
+ *
+ * Same logical schema as the SQLite store's migration 1, in PostgreSQL's types: timestamptz
+ * for times, jsonb for JSON values, ids as text in the C collation (they are UUIDv7 strings
+ * made by the runtime; byte order is creation order, which the runs list pages by).
+ */
+export interface PostgresMigration {
+  version: number
+  name: string
+  sql: (schema: string) => string
+}
+
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: 'runs and attempts',
+    sql: (s) => `
+      CREATE TABLE ${s}.runs (
+        id text COLLATE "C" PRIMARY KEY,
+        task text NOT NULL,
+        status text NOT NULL CHECK (status IN ('scheduled', 'queued', 'running', 'completed', 'cancelled', 'dead_lettered')),
+        payload jsonb NOT NULL,
+        output jsonb,
+        error jsonb,
+        attempt integer NOT NULL DEFAULT 0,
+        max_attempts integer NOT NULL,
+        priority integer NOT NULL DEFAULT 0,
+        queue text,
+        concurrency_key text,
+        idempotency_key text,
+        job_key text,
+        flags jsonb NOT NULL DEFAULT '[]',
+        metadata jsonb NOT NULL DEFAULT '{}',
+        progress jsonb,
+        retry_policy jsonb NOT NULL,
+        timeout_ms bigint,
+        run_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL,
+        started_at timestamptz,
+        locked_at timestamptz,
+        completed_at timestamptz,
+        updated_at timestamptz NOT NULL,
+        locked_by text,
+        lease_expires_at timestamptz,
+        replay_of text COLLATE "C",
+        replay_reason text,
+        cancel_reason text
+      );
+      -- The claim walks this index in order; finished runs are not in it, so it stays small.
+      CREATE INDEX runs_due ON ${s}.runs (priority, run_at, id) WHERE status IN ('scheduled', 'queued');
+      CREATE INDEX runs_lease ON ${s}.runs (lease_expires_at) WHERE status = 'running';
+      CREATE INDEX runs_task ON ${s}.runs (task, id);
+      CREATE INDEX runs_status ON ${s}.runs (status, id);
+      CREATE INDEX runs_queue ON ${s}.runs (queue, id) WHERE queue IS NOT NULL;
+      CREATE INDEX runs_finished ON ${s}.runs (completed_at) WHERE completed_at IS NOT NULL;
+      -- Idempotency rests on this index, never on select-then-insert.
+      CREATE UNIQUE INDEX runs_idempotency ON ${s}.runs (task, idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+      CREATE TABLE ${s}.attempts (
+        run_id text COLLATE "C" NOT NULL,
+        attempt integer NOT NULL,
+        worker_id text,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        outcome text NOT NULL,
+        error jsonb,
+        PRIMARY KEY (run_id, attempt)
+      );
+    `,
+  },
+]

@@ -1,0 +1,42 @@
+import type { AttemptResult, NewRun } from '../driver.js'
+import { toJsonbText } from './json-column.js'
+
+/**
+ * Column arrays for the batched statements: one array per column, bound as a parameter
+ * each and `unnest`ed in SQL, so the statement text is the same for any batch size (and can
+ * stay prepared) and no value is ever pasted into SQL.
+ */
+export function insertArrays(runs: NewRun[]): unknown[] {
+  return [
+    runs.map((run) => run.id),
+    runs.map((run) => run.task),
+    runs.map((run) => run.status),
+    runs.map((run) => toJsonbText(run.payloadJson)),
+    runs.map((run) => run.maxAttempts),
+    runs.map((run) => run.priority),
+    runs.map((run) => run.queue),
+    runs.map((run) => run.concurrencyKey),
+    runs.map((run) => run.idempotencyKey),
+    runs.map((run) => run.jobKey),
+    runs.map((run) => toJsonbText(JSON.stringify(run.flags))),
+    runs.map((run) => toJsonbText(run.metadataJson)),
+    runs.map((run) => toJsonbText(JSON.stringify(run.retryPolicy))),
+    runs.map((run) => run.timeoutMs),
+    runs.map((run) => run.runAt.toISOString()),
+    runs.map((run) => run.replayOf),
+    runs.map((run) => run.replayReason),
+  ]
+}
+
+/** The arrays of the finish statement, for results already freed of duplicate leases. */
+export function finishArrays(results: AttemptResult[], now: Date): unknown[] {
+  return [
+    results.map((result) => result.id),
+    results.map((result) => result.attempt),
+    results.map((result) => result.outcome),
+    results.map((result) => result.workerId),
+    results.map((result) => (result.outcome === 'completed' ? toJsonbText(result.outputJson) : null)),
+    results.map((result) => (result.outcome === 'completed' ? null : toJsonbText(JSON.stringify(result.error)))),
+    results.map((result) => (result.outcome === 'retry' ? new Date(now.getTime() + result.delayMs).toISOString() : null)),
+  ]
+}

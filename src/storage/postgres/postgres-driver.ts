@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto'
+import pg from 'pg'
+import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
+import type { Attempt } from '../../core/run.js'
+import type {
+  AttemptResult,
+  NewRun,
+  RescuedRun,
+  RunCancelParams,
+  RunCancelResult,
+  RunClaimParams,
+  RunFinishManyParams,
+  RunHeartbeatParams,
+  RunInsertManyParams,
+  RunInsertResult,
+  RunListParams,
+  RunListResult,
+  RunPromoteDueParams,
+  RunPruneParams,
+  RunRecord,
+  RunRescueExpiredParams,
+  StoreDriver,
+} from '../driver.js'
+import { applyMigrations } from './migrate.js'
+import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { finishArrays, insertArrays } from './params.js'
+import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
+import { listRuns } from './run-list.js'
+import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { checkSchemaName, quoteIdent } from './schema-name.js'
+import { PostgresStatements } from './statements.js'
+
+/** Where the store connects: a connection string (the store owns its pool) or your own pool (left open on close). */
+export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined }
+
+/** Options of {@link postgresStore}. */
+export interface PostgresStoreOptions {
+  /** Schema holding errand's tables; created by the migrations if missing. Default `'errand'`. */
+  schema?: string
+  /** Most connections of the pool the store creates from a connection string. Default 10. */
+  maxConnections?: number
+  /**
+   * Send NOTIFY when runs are enqueued and LISTEN for it, so idle workers start new runs
+   * within milliseconds instead of at their next poll. The LISTEN side holds one pool
+   * connection while a worker runs. Default `true`.
+   */
+  notify?: boolean
+  /** Notifications arriving within this window wake a worker once, in ms. Default 25. */
+  notifyThrottleMs?: number
+  /**
+   * Errors of background connections (the LISTEN connection, idle pool connections). They
+   * never lose runs: the poll carries on and the connection is re-established. Default: ignored.
+   */
+  onError?: (error: unknown) => void
+}
+
+const LEASE_EXPIRED_ERROR = JSON.stringify({ name: 'LeaseExpiredError', code: 'lease_lost', message: 'The worker stopped renewing its lease (it crashed, hung or lost the database)' })
+const FINAL_STATUSES = new Set(['completed', 'cancelled', 'dead_lettered'])
+
+/** The PostgreSQL store: any number of worker processes on any number of machines. */
+export class PostgresDriver implements StoreDriver {
+  readonly dialect = 'postgres'
+  readonly schema: string
+  private readonly pool: pg.Pool
+  private readonly ownsPool: boolean
+  private readonly notifyEnabled: boolean
+  private readonly sql: PostgresStatements
+  private readonly notifier: RunsAvailableNotifier | null
+  private migration: Promise<void> | null = null
+  private closed = false
+
+  constructor(connection: PostgresConnection, options: PostgresStoreOptions = {}) {
+    this.schema = checkSchemaName(options.schema ?? 'errand')
+    const onError = options.onError ?? (() => {})
+    if (connection?.pool) {
+      this.pool = connection.pool
+      this.ownsPool = false
+    } else if (typeof connection?.connectionString === 'string') {
+      this.pool = new pg.Pool({ connectionString: connection.connectionString, max: options.maxConnections ?? 10, keepAlive: true })
+      this.ownsPool = true
+      // An idle connection that drops emits 'error' on the pool; unheard, it would crash the process.
+      this.pool.on('error', onError)
+    } else {
+      throw new InvalidOptionError('postgresStore needs { connectionString } or { pool }')
+    }
+    this.notifyEnabled = options.notify ?? true
+    this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.notifier = this.notifyEnabled
+      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
+      : null
+  }
+
+  /** Applies pending migrations once per driver; a failed attempt is retried on the next call. */
+  migrate(): Promise<void> {
+    this.assertOpen()
+    this.migration ??= applyMigrations(this.pool, this.schema).catch((error: unknown) => {
+      this.migration = null
+      throw error
+    })
+    return this.migration
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.notifier?.close()
+    await this.migration?.catch(() => {})
+    if (this.ownsPool) await this.pool.end()
+  }
+
+  subscribeRunsAvailable(listener: () => void): () => void {
+    return this.notifier && !this.closed ? this.notifier.subscribe(listener) : () => {}
+  }
+
+  async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
+    if (params.runs.length === 0) return []
+    await this.ready()
+    if (params.tx === undefined || params.tx === null) return this.insertOn(this.pool, params.runs, params.now, true)
+    if (!isQueryable(params.tx)) {
+      throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
+    }
+    // The caller's transaction: no BEGIN/COMMIT of ours; the runs exist iff it commits.
+    return this.insertOn(params.tx, params.runs, params.now, false)
+  }
+
+  /**
+   * One statement inserts the batch (so it is atomic on its own); rows that hit the
+   * idempotency index are then read back. A row a concurrent transaction is inserting with
+   * the same key makes our insert wait for it; once it commits, the read sees it.
+   */
+  private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
+    const values = [...insertArrays(runs), now.toISOString()]
+    if (this.notifyEnabled) values.push(RUNS_AVAILABLE_CHANNEL, this.schema)
+    const inserted = new Map(rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared)).map((row) => [row.id, row]))
+    const conflicted = runs.filter((run) => !inserted.has(run.id))
+    const existing = new Map<string, RunRow>()
+    const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
+    if (keyed.length > 0) {
+      const found = rowsOf<RunRow>(await this.exec(client, this.sql.findIdempotent, [keyed.map((run) => run.task), keyed.map((run) => run.idempotencyKey)], prepared))
+      for (const row of found) existing.set(keyOf(row.task, row.idempotency_key), row)
+    }
+    return runs.map((run) => {
+      const row = inserted.get(run.id)
+      if (row) return { run: runFromRow(row), created: true }
+      const other = run.idempotencyKey === null ? undefined : existing.get(keyOf(run.task, run.idempotencyKey))
+      if (!other) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
+      return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
+    })
+  }
+
+  async runGet(params: { id: string }): Promise<RunRecord | null> {
+    await this.ready()
+    const [row] = await this.rows<RunRow>(this.sql.getRun, [params.id])
+    return row ? runFromRow(row) : null
+  }
+
+  async runList(params: RunListParams): Promise<RunListResult> {
+    await this.ready()
+    return listRuns((text, values) => this.rows<RunRow>(text, values, false), quoteIdent(this.schema), params)
+  }
+
+  async runClaim(params: RunClaimParams): Promise<RunRecord[]> {
+    if (params.limit <= 0 || params.tasks.length === 0) return []
+    await this.ready()
+    const lease = new Date(params.now.getTime() + params.leaseMs)
+    const rows = await this.rows<RunRow>(this.sql.claim, [params.now, params.tasks, params.limit, params.workerId, lease])
+    // UPDATE ... RETURNING gives rows in no particular order.
+    return rows.map(runFromRow).sort(claimOrder)
+  }
+
+  async runHeartbeat(params: RunHeartbeatParams): Promise<string[]> {
+    if (params.leases.length === 0) return []
+    await this.ready()
+    const lease = new Date(params.now.getTime() + params.leaseMs)
+    const ids = params.leases.map((held) => held.id)
+    const attempts = params.leases.map((held) => held.attempt)
+    const rows = await this.rows<{ id: string; attempt: number }>(this.sql.heartbeat, [lease, params.now, ids, attempts])
+    const renewed = new Set(rows.map((row) => leaseKey(row.id, Number(row.attempt))))
+    return params.leases.filter((held) => !renewed.has(leaseKey(held.id, held.attempt))).map((held) => held.id)
+  }
+
+  async runFinishMany(params: RunFinishManyParams): Promise<boolean[]> {
+    const applied = params.results.map(() => false)
+    if (params.results.length === 0) return applied
+    await this.ready()
+    // One UPDATE touches a row at most once. Only the result for the run's current attempt
+    // can match its fence, so sending the first result of each (run, attempt) gives what
+    // applying the batch in order would: a repeat finds the attempt already ended.
+    const seen = new Set<string>()
+    const batch: Array<{ result: AttemptResult; index: number }> = []
+    params.results.forEach((result, index) => {
+      const key = leaseKey(result.id, result.attempt)
+      if (!seen.has(key)) (seen.add(key), batch.push({ result, index }))
+    })
+    const results = batch.map((item) => item.result)
+    const rows = await this.rows<{ ord: number }>(this.sql.finish, [...finishArrays(results, params.now), params.now])
+    let released = false
+    for (const row of rows) {
+      const item = batch[Number(row.ord) - 1]
+      if (!item) continue
+      applied[item.index] = true
+      if (item.result.outcome === 'released') released = true
+    }
+    if (released) await this.notifyRunsAvailable()
+    return applied
+  }
+
+  async runCancel(params: RunCancelParams): Promise<RunCancelResult | null> {
+    await this.ready()
+    const error = JSON.stringify({ name: 'RunCancelledError', code: 'run_cancelled', message: params.reason ?? 'Cancelled' })
+    return withTransaction(this.pool, async (client) => {
+      const [locked] = (await client.query<{ status: string }>(this.sql.lockForCancel, [params.id])).rows
+      if (!locked) return null
+      if (FINAL_STATUSES.has(locked.status)) {
+        const [row] = (await client.query<RunRow>(this.sql.getRun, [params.id])).rows
+        return row ? { run: runFromRow(row), cancelled: false } : null
+      }
+      // The attempt in progress ends here; the worker's own later write will find the run cancelled.
+      if (locked.status === 'running') await client.query(this.sql.recordCancelledAttempt, [params.id, params.now, error])
+      const [row] = (await client.query<RunRow>(this.sql.cancel, [params.id, params.reason, params.now])).rows
+      if (!row) throw new Error(`Run ${params.id} could not be cancelled while locked`)
+      return { run: runFromRow(row), cancelled: true }
+    })
+  }
+
+  async runPromoteDue(params: RunPromoteDueParams): Promise<number> {
+    await this.ready()
+    const result = (await this.exec(this.pool, this.sql.promoteDue, [params.now, params.limit], true)) as pg.QueryResult
+    return result.rowCount ?? 0
+  }
+
+  async runRescueExpired(params: RunRescueExpiredParams): Promise<RescuedRun[]> {
+    await this.ready()
+    const rows = await this.rows<{ id: string; attempt: number; status: string }>(this.sql.rescue, [params.now, params.limit, LEASE_EXPIRED_ERROR])
+    const rescued = rows.map((row) => ({ id: row.id, attempt: Number(row.attempt), status: row.status as RescuedRun['status'] }))
+    if (rescued.some((run) => run.status === 'queued')) await this.notifyRunsAvailable()
+    return rescued
+  }
+
+  async runPrune(params: RunPruneParams): Promise<number> {
+    await this.ready()
+    const [row] = await this.rows<{ n: number }>(this.sql.prune, [params.finishedBefore, params.limit])
+    return Number(row?.n ?? 0)
+  }
+
+  async attemptList(params: { runId: string }): Promise<Attempt[]> {
+    await this.ready()
+    return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
+  }
+
+  /** A hint for other processes' workers: runs went back to the queue. Best effort. */
+  private async notifyRunsAvailable(): Promise<void> {
+    if (!this.notifyEnabled) return
+    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, this.schema]).catch(() => {})
+  }
+
+  private async ready(): Promise<void> {
+    this.assertOpen()
+    await this.migrate()
+  }
+
+  private async rows<T>(text: string, values: unknown[], prepared = true): Promise<T[]> {
+    return rowsOf<T>(await this.exec(this.pool, text, values, prepared))
+  }
+
+  /**
+   * Runs a statement. On our own pool, fixed statements are named, so each connection
+   * parses and plans them once. A caller's handle gets plain text: it may not be node-postgres.
+   */
+  private exec(client: Queryable, text: string, values: unknown[], prepared: boolean): Promise<unknown> {
+    if (client !== this.pool || !prepared) return client.query(text, values)
+    return this.pool.query({ name: statementName(text), text, values })
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError()
+  }
+}
+
+const names = new Map<string, string>()
+
+/** A prepared statement's name: derived from its text, so one text always has one name on a connection. */
+function statementName(text: string): string {
+  let name = names.get(text)
+  if (!name) {
+    name = `errand_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`
+    names.set(text, name)
+  }
+  return name
+}
+
+function leaseKey(id: string, attempt: number): string {
+  return `${id}#${attempt}`
+}
+
+function keyOf(task: string, key: string | null): string {
+  return `${task}\u0000${key ?? ''}`
+}
+
+function claimOrder(a: RunRecord, b: RunRecord): number {
+  return a.priority - b.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
