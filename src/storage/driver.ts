@@ -54,7 +54,7 @@ export interface RunInsertResult {
   reason?: 'idempotent'
 }
 
-export interface RunListParams {
+export interface RunListParams extends RunListRangeParams {
   task?: string
   status?: RunStatus[]
   queue?: string
@@ -139,7 +139,7 @@ export interface RunPruneParams {
 }
 
 /** The interface every store implements. One conformance suite checks them all. */
-export interface StoreDriver {
+export interface StoreDriver extends StoreDriverInsights {
   readonly dialect: string
   /** Applies pending migrations, under a lock so that many processes may race safely. */
   migrate(): Promise<void>
@@ -173,4 +173,97 @@ export interface StoreDriver {
    * polling, which stays the truth. Returns a function that unsubscribes.
    */
   subscribeRunsAvailable?(listener: () => void): () => void
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing, counting and watching runs at scale, for the HTTP API and the dashboard
+// (schema migration 5). The runs list pages on indexes; counts come from counters the
+// store maintains as runs change, never from COUNT(*) over the runs table.
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A creation-time range for `runList`. Run ids are UUIDv7 made from the creation time, so
+ * drivers bound the id as well as `created_at` ({@link runIdFloor}): the range is served by
+ * the primary key (or the filter's (…, id) index) instead of a scan.
+ */
+export interface RunListRangeParams {
+  /** Runs created at or after this time. */
+  createdFrom?: Date
+  /** Runs created before this time. */
+  createdBefore?: Date
+}
+
+/** How many runs of one task in one queue have one status. `queue` null: no queue. */
+export interface RunCountRow {
+  task: string
+  queue: string | null
+  status: RunStatus
+  count: number
+}
+
+export interface RunActivityParams {
+  /** Start of the window; the first bucket starts at `since` rounded down to `bucketMs`. */
+  since: Date
+  /** Width of a bucket in ms (e.g. 60000). */
+  bucketMs: number
+}
+
+/** Runs that reached a final status within one time bucket. */
+export interface RunActivityBucket {
+  /** Start of the bucket. */
+  at: Date
+  status: Extract<RunStatus, 'completed' | 'cancelled' | 'dead_lettered'>
+  count: number
+}
+
+/** Where a change feed stands: the last change seen, in (updatedAt, id) order. */
+export interface RunChangeCursor {
+  updatedAt: Date
+  id: string
+}
+
+export interface RunListChangedParams {
+  /** Changes strictly after this position. */
+  after: RunChangeCursor
+  limit: number
+}
+
+/** A run as the change feed reports it: enough to update a list row, without the payload. */
+export interface RunChange {
+  id: string
+  task: string
+  queue: string | null
+  status: RunStatus
+  attempt: number
+  maxAttempts: number
+  priority: number
+  runAt: Date
+  createdAt: Date
+  startedAt: Date | null
+  completedAt: Date | null
+  updatedAt: Date
+}
+
+/** Methods every store implements for the HTTP API and the dashboard. */
+export interface StoreDriverInsights {
+  /**
+   * Run counts by (task, queue, status), read from counters that the store keeps up to
+   * date in the same transactions that change runs. Rows with a zero count are left out.
+   */
+  runCountByStatus(): Promise<RunCountRow[]>
+  /** Runs that reached a final status since `since`, per bucket and status (zero buckets left out), oldest first. */
+  runActivity(params: RunActivityParams): Promise<RunActivityBucket[]>
+  /**
+   * Runs changed after a position, oldest change first, by (updatedAt, id). Writers in other
+   * processes may commit a change stamped slightly earlier than one already read, so a
+   * follower re-reads a short window behind its position and drops what it has seen.
+   */
+  runListChanged(params: RunListChangedParams): Promise<RunChange[]>
+}
+
+/** The smallest run id created at `at`: ids are UUIDv7, whose first 48 bits are the creation time in ms. */
+export function runIdFloor(at: Date): string {
+  const ms = Math.max(0, Math.min(2 ** 48 - 1, Math.floor(at.getTime())))
+  const hex = ms.toString(16).padStart(12, '0')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`
 }

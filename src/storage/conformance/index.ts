@@ -8,6 +8,7 @@ import { claimSuite } from './claim.js'
 import type { ConformanceStore, ConformanceStoreFactory, SuiteContext } from './fixtures.js'
 import { finishSuite } from './finish.js'
 import { insertAndReadSuite } from './insert-and-read.js'
+import { insightsSuite } from './insights.js'
 import { maintenanceSuite } from './maintenance.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
@@ -44,5 +45,6 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     claimSuite(context)
     finishSuite(context)
     maintenanceSuite(context)
+    insightsSuite(context)
   })
 }

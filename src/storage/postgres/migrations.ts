@@ -71,4 +71,64 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'run counters, change feed and filter indexes',
+    sql: (s) => `
+      -- Counts per (task, queue, status) for the dashboard. Triggers append signed deltas,
+      -- one row per (task, queue, status) a statement changed, rather than updating one
+      -- counter row: concurrent claims and completions would otherwise queue on that row's
+      -- lock until they commit. Readers fold the deltas into run_counts now and then.
+      -- '' stands for no queue.
+      CREATE TABLE ${s}.run_counts (
+        task text NOT NULL,
+        queue text NOT NULL,
+        status text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (task, queue, status)
+      );
+      CREATE TABLE ${s}.run_count_deltas (
+        id bigserial PRIMARY KEY,
+        task text NOT NULL,
+        queue text NOT NULL,
+        status text NOT NULL,
+        n bigint NOT NULL
+      );
+      INSERT INTO ${s}.run_counts (task, queue, status, n)
+        SELECT task, coalesce(queue, ''), status, count(*) FROM ${s}.runs GROUP BY 1, 2, 3;
+      -- Statement-level with transition tables: a batched claim or completion of 100 runs
+      -- costs one aggregate and a few inserts, not 100 trigger calls.
+      CREATE FUNCTION ${s}.run_counts_track() RETURNS trigger LANGUAGE plpgsql AS $errand$
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          INSERT INTO ${s}.run_count_deltas (task, queue, status, n)
+            SELECT task, coalesce(queue, ''), status, count(*) FROM new_rows GROUP BY 1, 2, 3;
+        ELSIF TG_OP = 'DELETE' THEN
+          INSERT INTO ${s}.run_count_deltas (task, queue, status, n)
+            SELECT task, coalesce(queue, ''), status, -count(*) FROM old_rows GROUP BY 1, 2, 3;
+        ELSE
+          INSERT INTO ${s}.run_count_deltas (task, queue, status, n)
+            SELECT task, queue, status, sum(n) FROM (
+              SELECT task, coalesce(queue, '') AS queue, status, 1 AS n FROM new_rows
+              UNION ALL
+              SELECT task, coalesce(queue, ''), status, -1 FROM old_rows
+            ) AS changed
+            GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+        END IF;
+        RETURN NULL;
+      END
+      $errand$;
+      CREATE TRIGGER run_counts_insert AFTER INSERT ON ${s}.runs
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.run_counts_track();
+      CREATE TRIGGER run_counts_update AFTER UPDATE ON ${s}.runs
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.run_counts_track();
+      CREATE TRIGGER run_counts_delete AFTER DELETE ON ${s}.runs
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.run_counts_track();
+      -- The change feed follows (updated_at, id).
+      CREATE INDEX runs_updated ON ${s}.runs (updated_at, id);
+      -- The runs list filtered by task or queue and status, newest first, without a sort.
+      CREATE INDEX runs_task_status ON ${s}.runs (task, status, id);
+      CREATE INDEX runs_queue_status ON ${s}.runs (queue, status, id) WHERE queue IS NOT NULL;
+    `,
+  },
 ]

@@ -3,6 +3,13 @@ import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
 import type {
+  RunActivityBucket,
+  RunActivityParams,
+  RunChange,
+  RunCountRow,
+  RunListChangedParams,
+} from '../driver.js'
+import type {
   AttemptResult,
   NewRun,
   RescuedRun,
@@ -21,6 +28,7 @@ import type {
   RunRescueExpiredParams,
   StoreDriver,
 } from '../driver.js'
+import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
 import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
 import { finishArrays, insertArrays } from './params.js'
@@ -66,6 +74,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly notifyEnabled: boolean
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
+  private readonly insights: PostgresInsights
   private migration: Promise<void> | null = null
   private closed = false
 
@@ -85,6 +94,7 @@ export class PostgresDriver implements StoreDriver {
     }
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
     this.notifier = this.notifyEnabled
       ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
@@ -246,6 +256,21 @@ export class PostgresDriver implements StoreDriver {
   async attemptList(params: { runId: string }): Promise<Attempt[]> {
     await this.ready()
     return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
+  }
+
+  async runCountByStatus(): Promise<RunCountRow[]> {
+    await this.ready()
+    return this.insights.countByStatus()
+  }
+
+  async runActivity(params: RunActivityParams): Promise<RunActivityBucket[]> {
+    await this.ready()
+    return this.insights.activityOf(params)
+  }
+
+  async runListChanged(params: RunListChangedParams): Promise<RunChange[]> {
+    await this.ready()
+    return this.insights.listChanged(params)
   }
 
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */

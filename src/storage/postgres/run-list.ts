@@ -1,4 +1,4 @@
-import type { RunListParams, RunListResult } from '../driver.js'
+import { runIdFloor, type RunListParams, type RunListResult } from '../driver.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { runColumns, runFromRow, type RunRow } from './rows.js'
 
@@ -18,6 +18,9 @@ export async function listRuns(query: RowQuery, s: string, params: RunListParams
   if (params.queue !== undefined) where.push(`r.queue = ${bind(params.queue)}`)
   if (params.status?.length) where.push(`r.status = ANY(${bind(params.status)}::text[])`)
   if (params.cursor !== undefined) where.push(`r.id < ${bind(decodeCursor(params.cursor))}`)
+  // The id bound lets an index serve the range; created_at keeps it exact.
+  if (params.createdFrom) where.push(`r.id >= ${bind(runIdFloor(params.createdFrom))} AND r.created_at >= ${bind(params.createdFrom)}`)
+  if (params.createdBefore) where.push(`r.id < ${bind(runIdFloor(params.createdBefore))} AND r.created_at < ${bind(params.createdBefore)}`)
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : ''
   const rows = await query(`SELECT ${runColumns('r')} FROM ${s}.runs r ${filter} ORDER BY r.id DESC LIMIT ${bind(params.limit + 1)}`, values)
   const page = rows.slice(0, params.limit)

@@ -67,4 +67,40 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    name: 'run counters, change feed and filter indexes',
+    sql: `
+      -- Counts per (task, queue, status) for the dashboard, kept by triggers in the same
+      -- transaction as the change, so reading them never scans the runs. '' stands for no queue.
+      CREATE TABLE errand_run_counts (
+        task TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        status TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (task, queue, status)
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO errand_run_counts (task, queue, status, n)
+        SELECT task, coalesce(queue, ''), status, count(*) FROM errand_runs GROUP BY 1, 2, 3;
+      CREATE TRIGGER errand_run_counts_insert AFTER INSERT ON errand_runs BEGIN
+        INSERT INTO errand_run_counts (task, queue, status, n) VALUES (NEW.task, coalesce(NEW.queue, ''), NEW.status, 1)
+          ON CONFLICT (task, queue, status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER errand_run_counts_delete AFTER DELETE ON errand_runs BEGIN
+        UPDATE errand_run_counts SET n = n - 1 WHERE task = OLD.task AND queue = coalesce(OLD.queue, '') AND status = OLD.status;
+      END;
+      CREATE TRIGGER errand_run_counts_update AFTER UPDATE OF task, queue, status ON errand_runs
+        WHEN OLD.status IS NOT NEW.status OR OLD.task IS NOT NEW.task OR OLD.queue IS NOT NEW.queue
+      BEGIN
+        UPDATE errand_run_counts SET n = n - 1 WHERE task = OLD.task AND queue = coalesce(OLD.queue, '') AND status = OLD.status;
+        INSERT INTO errand_run_counts (task, queue, status, n) VALUES (NEW.task, coalesce(NEW.queue, ''), NEW.status, 1)
+          ON CONFLICT (task, queue, status) DO UPDATE SET n = n + 1;
+      END;
+      -- The change feed follows (updated_at, id).
+      CREATE INDEX errand_runs_updated ON errand_runs (updated_at, id);
+      -- The runs list filtered by task or queue and status, newest first, without a sort.
+      CREATE INDEX errand_runs_task_status ON errand_runs (task, status, id);
+      CREATE INDEX errand_runs_queue_status ON errand_runs (queue, status, id) WHERE queue IS NOT NULL;
+    `,
+  },
 ]

@@ -4,6 +4,14 @@ import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
+import {
+  runIdFloor,
+  type RunActivityBucket,
+  type RunActivityParams,
+  type RunChange,
+  type RunCountRow,
+  type RunListChangedParams,
+} from '../driver.js'
 import type {
   AttemptResult,
   NewRun,
@@ -26,6 +34,7 @@ import type {
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { attemptFromRow, currentAttemptOf, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { SqliteInsights } from './insights.js'
 import { SqliteStatements } from './statements.js'
 
 /** Options of {@link sqliteStore}. */
@@ -50,6 +59,7 @@ export class SqliteDriver implements StoreDriver {
   readonly path: string
   private readonly db: Database.Database
   private readonly sql: SqliteStatements
+  private readonly insights: SqliteInsights
   private migrated = false
   private closed = false
 
@@ -62,6 +72,7 @@ export class SqliteDriver implements StoreDriver {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
+    this.insights = new SqliteInsights(this.db)
   }
 
   async migrate(): Promise<void> {
@@ -120,6 +131,9 @@ export class SqliteDriver implements StoreDriver {
     if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
     if (params.status?.length) (where.push(`status IN (${params.status.map(() => '?').join(', ')})`), values.push(...params.status))
     if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
+    // The id bound lets the index serve the range; created_at keeps it exact.
+    if (params.createdFrom) (where.push('id >= ? AND created_at >= ?'), values.push(runIdFloor(params.createdFrom), params.createdFrom.getTime()))
+    if (params.createdBefore) (where.push('id < ? AND created_at < ?'), values.push(runIdFloor(params.createdBefore), params.createdBefore.getTime()))
     const sql = `SELECT * FROM errand_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
     const rows = this.db.prepare(sql).all(...values, params.limit + 1) as RunRow[]
     const page = rows.slice(0, params.limit)
@@ -235,6 +249,21 @@ export class SqliteDriver implements StoreDriver {
     const current = run ? currentAttemptOf(run) : null
     if (current) attempts.push(current)
     return attempts
+  }
+
+  async runCountByStatus(): Promise<RunCountRow[]> {
+    this.assertOpen()
+    return this.insights.countByStatus()
+  }
+
+  async runActivity(params: RunActivityParams): Promise<RunActivityBucket[]> {
+    this.assertOpen()
+    return this.insights.activityOf(params)
+  }
+
+  async runListChanged(params: RunListChangedParams): Promise<RunChange[]> {
+    this.assertOpen()
+    return this.insights.listChanged(params)
   }
 
   /**

@@ -1,0 +1,87 @@
+import type { RunStatus } from '../../core/run-state.js'
+import type { RunActivityBucket, RunActivityParams, RunChange, RunCountRow, RunListChangedParams } from '../driver.js'
+
+type Rows = <T>(text: string, values: unknown[]) => Promise<T[]>
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
+
+/** Deltas folded per call: enough to keep up with any write rate, small enough to stay a short transaction. */
+const FOLD_LIMIT = 50_000
+
+/** The statements behind the dashboard's counts, activity chart and change feed (migration 5). `s` is the quoted schema. */
+export class PostgresInsights {
+  private readonly fold: string
+  private readonly counts: string
+  private readonly activity: string
+  private readonly changed: string
+
+  constructor(
+    s: string,
+    private readonly rows: Rows,
+  ) {
+    // Moves a batch of deltas into the counters in one statement. SKIP LOCKED lets two
+    // readers fold at once without waiting; ORDER BY fixes the order in which counter rows
+    // are locked, so two folds cannot deadlock.
+    this.fold = `
+      WITH moved AS (
+        DELETE FROM ${s}.run_count_deltas d
+        WHERE d.id IN (SELECT id FROM ${s}.run_count_deltas ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING d.task, d.queue, d.status, d.n
+      )
+      INSERT INTO ${s}.run_counts AS c (task, queue, status, n)
+      SELECT task, queue, status, sum(n) FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+      ON CONFLICT (task, queue, status) DO UPDATE SET n = c.n + EXCLUDED.n`
+    // Counters plus the deltas not folded yet, read in one snapshot: a fold commits both
+    // sides at once, so no change is counted twice or missed.
+    this.counts = `
+      SELECT task, queue, status, sum(n)::int8 AS n FROM (
+        SELECT task, queue, status, n FROM ${s}.run_counts
+        UNION ALL
+        SELECT task, queue, status, n FROM ${s}.run_count_deltas
+      ) AS all_counts
+      GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`
+    // Walks the partial index on completed_at from `since`: bounded by the runs that
+    // finished inside the window, never the whole table.
+    this.activity = `
+      SELECT (floor(${ms('completed_at')} / $2) * $2)::float8 AS at, status, count(*)::int8 AS n
+      FROM ${s}.runs
+      WHERE completed_at IS NOT NULL AND completed_at >= $1 AND status IN ('completed', 'cancelled', 'dead_lettered')
+      GROUP BY 1, 2 ORDER BY 1, 2`
+    this.changed = `
+      SELECT id, task, queue, status, attempt, max_attempts, priority, ${ms('run_at')} AS run_at, ${ms('created_at')} AS created_at,
+        ${ms('started_at')} AS started_at, ${ms('completed_at')} AS completed_at, ${ms('updated_at')} AS updated_at
+      FROM ${s}.runs
+      WHERE (updated_at, id) > ($1, $2)
+      ORDER BY updated_at, id LIMIT $3`
+  }
+
+  async countByStatus(): Promise<RunCountRow[]> {
+    await this.rows(this.fold, [FOLD_LIMIT])
+    const rows = await this.rows<{ task: string; queue: string; status: string; n: string | number }>(this.counts, [])
+    return rows.map((row) => ({ task: row.task, queue: row.queue === '' ? null : row.queue, status: row.status as RunStatus, count: Number(row.n) }))
+  }
+
+  async activityOf(params: RunActivityParams): Promise<RunActivityBucket[]> {
+    const bucket = Math.max(1, Math.floor(params.bucketMs))
+    const since = new Date(Math.floor(params.since.getTime() / bucket) * bucket)
+    const rows = await this.rows<{ at: number; status: string; n: string | number }>(this.activity, [since, bucket])
+    return rows.map((row) => ({ at: new Date(Number(row.at)), status: row.status as RunActivityBucket['status'], count: Number(row.n) }))
+  }
+
+  async listChanged(params: RunListChangedParams): Promise<RunChange[]> {
+    const rows = await this.rows<Record<string, unknown>>(this.changed, [params.after.updatedAt, params.after.id, params.limit])
+    return rows.map((row) => ({
+      id: String(row.id),
+      task: String(row.task),
+      queue: (row.queue as string | null) ?? null,
+      status: row.status as RunStatus,
+      attempt: Number(row.attempt),
+      maxAttempts: Number(row.max_attempts),
+      priority: Number(row.priority),
+      runAt: new Date(Number(row.run_at)),
+      createdAt: new Date(Number(row.created_at)),
+      startedAt: row.started_at === null ? null : new Date(Number(row.started_at)),
+      completedAt: row.completed_at === null ? null : new Date(Number(row.completed_at)),
+      updatedAt: new Date(Number(row.updated_at)),
+    }))
+  }
+}
