@@ -5,7 +5,7 @@
 import { Errand, type ErrandOptions } from './runtime/errand.js'
 import { sqliteStore } from './storage/sqlite/index.js'
 
-export { Errand, type ErrandOptions } from './runtime/errand.js'
+export { Errand, type ErrandOptions, type TaskInfo } from './runtime/errand.js'
 
 /** Options of {@link createErrand}: as {@link ErrandOptions}, with `store` optional. */
 export type CreateErrandOptions = Omit<ErrandOptions, 'store'> & { store?: ErrandOptions['store'] }
@@ -31,13 +31,17 @@ export {
   type RunResult,
 } from './runtime/task.js'
 export type { RunHandle } from './runtime/run-handle.js'
-export type { RunsApi, RunListOptions, RunList } from './runtime/runs.js'
+export type { RunsApi, RunListOptions, RunList, RunFilter } from './runtime/runs.js'
+export type { RunCounts, StatusCounts, RunActivity, RunActivityOptions, ActivityBucket } from './runtime/insights.js'
+export type { BulkOptions, BulkResult } from './runtime/bulk.js'
+export type { RunChangeListener } from './runtime/run-watch.js'
+export type { RunChange } from './storage/driver.js'
 export { Worker } from './runtime/worker.js'
 export type { WorkerOptions } from './runtime/worker-options.js'
 export type { ErrandEvents, ErrandEventName } from './runtime/events.js'
 export type { Clock } from './runtime/clock.js'
 export type { EnqueueOptions } from './core/run-options.js'
-export type { RetryOptions, Backoff } from './core/retry.js'
+export type { RetryOptions, RetryPolicy, Backoff } from './core/retry.js'
 export type { Duration } from './core/durations.js'
 export { parseDuration } from './core/durations.js'
 export type { Run, Attempt, AttemptOutcome, SerializedError } from './core/run.js'

@@ -1,6 +1,7 @@
 import { parseDuration } from '../core/durations.js'
 import { InvalidOptionError, TaskConflictError } from '../core/errors.js'
-import type { EnqueueOptions } from '../core/run-options.js'
+import { resolveRunSpec, type EnqueueOptions } from '../core/run-options.js'
+import type { RetryPolicy } from '../core/retry.js'
 import type { StoreDriver } from '../storage/driver.js'
 import { systemClock, type Clock } from './clock.js'
 import { enqueueRuns, taskNameOf, unwrapItem } from './enqueue.js'
@@ -22,6 +23,20 @@ import {
 import { expectCompleted, waitForFinalRun } from './wait.js'
 import { Worker } from './worker.js'
 import type { WorkerOptions } from './worker-options.js'
+
+/** A registered task, as `describeTasks()` reports it. */
+export interface TaskInfo {
+  name: string
+  maxAttempts: number
+  priority: number
+  /** Limit of each attempt in ms; null for none. */
+  timeoutMs: number | null
+  /** Most runs at once per worker; null: the worker's limit. */
+  concurrency: number | null
+  retry: RetryPolicy
+  /** Whether payloads are checked against an input schema at enqueue. */
+  validatesInput: boolean
+}
 
 /** Options of {@link createErrand}. */
 export interface ErrandOptions {
@@ -154,6 +169,26 @@ export class Errand {
   /** Names of the registered tasks. */
   taskNames(): string[] {
     return this.internals.taskNames()
+  }
+
+  /** The registered tasks and the defaults their runs get, by name. */
+  describeTasks(): TaskInfo[] {
+    return this.internals
+      .taskNames()
+      .sort()
+      .map((name) => {
+        const { options } = this.internals.getTask(name)
+        const spec = resolveRunSpec(options, undefined, new Date(0))
+        return {
+          name,
+          maxAttempts: spec.maxAttempts,
+          priority: spec.priority,
+          timeoutMs: spec.timeoutMs,
+          concurrency: options.concurrency ?? null,
+          retry: spec.retryPolicy,
+          validatesInput: options.input !== undefined,
+        }
+      })
   }
 
   /** Stops this instance's workers (30 s grace each) and closes the store. */

@@ -1,19 +1,31 @@
 import { InvalidOptionError, InvalidTransitionError, RunNotFoundError } from '../core/errors.js'
-import type { Duration } from '../core/durations.js'
+import { parseDuration, type Duration } from '../core/durations.js'
 import type { Attempt, Run } from '../core/run.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
+import type { NewRun, RunRecord } from '../storage/driver.js'
+import { cancelMany, replayMany, type BulkOptions, type BulkResult } from './bulk.js'
 import { announce, createRunHandle } from './enqueue.js'
+import { countRuns, runActivity, type RunActivity, type RunActivityOptions, type RunCounts } from './insights.js'
+import { RunChangeFeed, type RunChangeListener } from './run-watch.js'
 import { newRunId } from './ids.js'
 import type { ErrandInternals } from './internals.js'
 import { toPublicRun } from './public-run.js'
 import type { RunHandle } from './run-handle.js'
 import { expectCompleted, waitForFinalRun } from './wait.js'
 
-/** Filters of `runs.list`. */
-export interface RunListOptions {
+/** Which runs: every field given must match. */
+export interface RunFilter {
   task?: string
   status?: RunStatus | RunStatus[]
   queue?: string
+  /** Runs created at or after this time (a Date or an ISO 8601 string). */
+  createdFrom?: Date | string
+  /** Runs created before this time (a Date or an ISO 8601 string). */
+  createdBefore?: Date | string
+}
+
+/** Filters and paging of `runs.list`. */
+export interface RunListOptions extends RunFilter {
   /** 1 to 1000. Default 50. */
   limit?: number
   /** `nextCursor` of the previous page. */
@@ -38,9 +50,25 @@ export interface RunsApi {
   wait(id: string, options?: { timeout?: Duration }): Promise<Run>
   /** Every attempt, oldest first, the one in progress included. */
   attempts(id: string): Promise<Attempt[]>
+  /** Counts by status, per task and per queue, from counters the store maintains (no table scan). */
+  counts(): Promise<RunCounts>
+  /** Runs that ended per time bucket over a recent window (default the last hour, per minute). */
+  activity(options?: RunActivityOptions): Promise<RunActivity>
+  /** Cancels every scheduled, queued or running run that matches a filter, up to `max`. */
+  cancelMany(filter: RunFilter, options?: BulkOptions): Promise<BulkResult>
+  /** Replays every finished run that matches a filter, up to `max`. */
+  replayMany(filter: RunFilter, options?: BulkOptions): Promise<BulkResult>
+  /**
+   * Calls `listener` with runs that change from now on, in this process or any other on the
+   * same store (the store is polled every `interval`, default `'500ms'`). Lease renewals count
+   * as changes. Returns a function that stops listening.
+   */
+  watch(listener: RunChangeListener, options?: { interval?: Duration; onError?: (error: unknown) => void }): () => void
 }
 
 export function createRunsApi(internals: ErrandInternals): RunsApi {
+  const feeds = new Map<number, RunChangeFeed>()
+  const errorListeners = new Set<(error: unknown) => void>()
   return {
     async get(id) {
       await internals.ready()
@@ -62,17 +90,48 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
       await internals.ready()
       return internals.driver.attemptList({ runId: id })
     },
+    counts: () => countRuns(internals),
+    activity: (options) => runActivity(internals, options),
+    cancelMany: (filter, options) => cancelMany(internals, filter, options),
+    replayMany: (filter, options) => replayMany(internals, filter, options),
+    watch(listener, options = {}) {
+      const intervalMs = Math.max(50, parseDuration(options.interval ?? '500ms'))
+      let feed = feeds.get(intervalMs)
+      if (!feed) {
+        feed = new RunChangeFeed(internals, intervalMs, (error) => {
+          for (const onError of errorListeners) onError(error)
+        })
+        feeds.set(intervalMs, feed)
+      }
+      const onError = options.onError ?? (() => {})
+      errorListeners.add(onError)
+      const stop = feed.subscribe(listener)
+      return () => {
+        errorListeners.delete(onError)
+        stop()
+      }
+    },
   }
 }
 
-function listParams(options: RunListOptions) {
+/** Checks list options and turns them into the driver's parameters. */
+export function listParams(options: RunListOptions) {
   const limit = options.limit ?? 50
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidOptionError('limit must be a whole number from 1 to 1000')
   const status = options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status]
   for (const value of status ?? []) {
     if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"; one of ${RUN_STATUSES.join(', ')}`)
   }
-  return { task: options.task, queue: options.queue, status, limit, cursor: options.cursor }
+  const createdFrom = dateOption(options.createdFrom, 'createdFrom')
+  const createdBefore = dateOption(options.createdBefore, 'createdBefore')
+  return { task: options.task, queue: options.queue, status, limit, cursor: options.cursor, createdFrom, createdBefore }
+}
+
+function dateOption(value: Date | string | undefined, name: string): Date | undefined {
+  if (value === undefined) return undefined
+  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null
+  if (!date || Number.isNaN(date.getTime())) throw new InvalidOptionError(`${name} must be a Date or an ISO 8601 string`)
+  return date
 }
 
 export async function cancelRun(internals: ErrandInternals, id: string, reason?: string): Promise<Run> {
@@ -95,30 +154,30 @@ async function replayRun(internals: ErrandInternals, id: string, reason?: string
     throw new InvalidTransitionError(`Cannot replay run ${id} while it is ${original.status}; cancel it first or wait for it`)
   }
   const now = internals.clock.now()
-  const results = await internals.driver.runInsertMany({
-    now,
-    runs: [
-      {
-        id: newRunId(now),
-        task: original.task,
-        status: 'queued',
-        payloadJson: JSON.stringify(original.payload),
-        maxAttempts: original.retryPolicy.attempts,
-        priority: original.priority,
-        queue: original.queue,
-        concurrencyKey: original.concurrencyKey,
-        idempotencyKey: null,
-        jobKey: null,
-        flags: original.flags,
-        metadataJson: JSON.stringify(original.metadata),
-        retryPolicy: original.retryPolicy,
-        timeoutMs: original.timeoutMs,
-        runAt: now,
-        replayOf: original.id,
-        replayReason: reason ?? null,
-      },
-    ],
-  })
+  const results = await internals.driver.runInsertMany({ now, runs: [replayOf(original, reason, now)] })
   announce(internals, results, now)
   return createRunHandle(internals, results[0] as (typeof results)[number])
+}
+
+/** A new run of the same task, payload and settings as a finished one, with `replayOf` set. */
+export function replayOf(original: RunRecord, reason: string | undefined, now: Date): NewRun {
+  return {
+    id: newRunId(now),
+    task: original.task,
+    status: 'queued',
+    payloadJson: JSON.stringify(original.payload),
+    maxAttempts: original.retryPolicy.attempts,
+    priority: original.priority,
+    queue: original.queue,
+    concurrencyKey: original.concurrencyKey,
+    idempotencyKey: null,
+    jobKey: null,
+    flags: original.flags,
+    metadataJson: JSON.stringify(original.metadata),
+    retryPolicy: original.retryPolicy,
+    timeoutMs: original.timeoutMs,
+    runAt: now,
+    replayOf: original.id,
+    replayReason: reason ?? null,
+  }
 }

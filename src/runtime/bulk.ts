@@ -1,0 +1,91 @@
+import { InvalidOptionError, InvalidTransitionError } from '../core/errors.js'
+import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
+import type { RunRecord } from '../storage/driver.js'
+import { announce } from './enqueue.js'
+import type { ErrandInternals } from './internals.js'
+import { cancelRun, listParams, replayOf, type RunFilter } from './runs.js'
+
+/** Options of `runs.cancelMany` and `runs.replayMany`. */
+export interface BulkOptions {
+  reason?: string
+  /** Act on at most this many runs (1 to 10,000). Default 1,000; `more` says whether runs were left. */
+  max?: number
+}
+
+/** What a bulk action did. */
+export interface BulkResult {
+  /** Runs that matched and were acted on: for a replay, the new runs' ids. */
+  ids: string[]
+  /** Runs that matched but changed meanwhile (already final, say) and were left alone. */
+  skipped: number
+  /** True when `max` was reached before the last matching run. */
+  more: boolean
+}
+
+const PAGE = 200
+const ACTIVE: RunStatus[] = ['scheduled', 'queued', 'running']
+const FINAL: RunStatus[] = ['completed', 'cancelled', 'dead_lettered']
+
+function checkBulk(filter: RunFilter, options: BulkOptions, allowed: RunStatus[], what: string) {
+  const { task, queue, status, createdFrom, createdBefore } = filter ?? {}
+  if (task === undefined && queue === undefined && status === undefined && createdFrom === undefined && createdBefore === undefined) {
+    throw new InvalidOptionError(`${what} needs a filter (task, status, queue or a creation range); it never acts on every run`)
+  }
+  const max = options.max ?? 1_000
+  if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new InvalidOptionError('max must be a whole number from 1 to 10000')
+  const wanted = status === undefined ? allowed : Array.isArray(status) ? status : [status]
+  for (const value of wanted) if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"`)
+  return { max, statuses: wanted.filter((value) => allowed.includes(value)) }
+}
+
+/** Walks the runs matching a filter, newest first, a page at a time, until `max` were handed to `act`. */
+async function eachPage(internals: ErrandInternals, filter: RunFilter, statuses: RunStatus[], max: number, act: (runs: RunRecord[]) => Promise<void>): Promise<boolean> {
+  let cursor: string | undefined
+  let left = max
+  for (;;) {
+    const page = await internals.driver.runList({ ...listParams({ ...filter, status: statuses, limit: Math.min(PAGE, left) }), cursor })
+    await act(page.runs)
+    left -= page.runs.length
+    if (!page.nextCursor) return false
+    if (left <= 0) return true
+    cursor = page.nextCursor
+  }
+}
+
+/** Cancels the runs that match a filter (scheduled, queued or running ones), newest first. */
+export async function cancelMany(internals: ErrandInternals, filter: RunFilter, options: BulkOptions = {}): Promise<BulkResult> {
+  const { max, statuses } = checkBulk(filter, options, ACTIVE, 'cancelMany')
+  await internals.ready()
+  const result: BulkResult = { ids: [], skipped: 0, more: false }
+  if (statuses.length === 0) return result
+  result.more = await eachPage(internals, filter, statuses, max, async (runs) => {
+    for (const run of runs) {
+      try {
+        await cancelRun(internals, run.id, options.reason)
+        result.ids.push(run.id)
+      } catch (error) {
+        if (!(error instanceof InvalidTransitionError)) throw error
+        result.skipped++
+      }
+    }
+  })
+  return result
+}
+
+/** Replays the finished runs that match a filter: one new run each, a page per transaction. */
+export async function replayMany(internals: ErrandInternals, filter: RunFilter, options: BulkOptions = {}): Promise<BulkResult> {
+  const { max, statuses } = checkBulk(filter, options, FINAL, 'replayMany')
+  await internals.ready()
+  const result: BulkResult = { ids: [], skipped: 0, more: false }
+  if (statuses.length === 0) return result
+  result.more = await eachPage(internals, filter, statuses, max, async (runs) => {
+    const finished = runs.filter((run) => isFinalStatus(run.status))
+    result.skipped += runs.length - finished.length
+    if (finished.length === 0) return
+    const now = internals.clock.now()
+    const inserted = await internals.driver.runInsertMany({ now, runs: finished.map((run) => replayOf(run, options.reason, now)) })
+    announce(internals, inserted, now)
+    result.ids.push(...inserted.map((item) => item.run.id))
+  })
+  return result
+}
