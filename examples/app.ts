@@ -1,14 +1,17 @@
 /**
  * The example app: a worker on the embedded SQLite store with a few tasks, one of them
- * flaky so retries show, and a producer that enqueues runs. Every run's life is printed.
+ * flaky so retries show, and a producer that enqueues runs. Every run's life is printed,
+ * and the dashboard and HTTP API are served on http://127.0.0.1:4680/.
  *
  *   npm start                      # runs until Ctrl+C
  *   ERRAND_DB=./my.db npm start    # another database file
+ *   PORT=8080 npm start            # another port (0: any free one)
  *   EXAMPLE_RUN_FOR=5s npm start   # stop by itself after a while
  */
 import { z } from 'zod'
 import { createErrand, defineTask, NonRetryableError, parseDuration, type Run } from 'errand'
 import { sqliteStore } from 'errand/sqlite'
+import { serve } from 'errand/http'
 
 const sendWelcome = defineTask({
   name: 'send-welcome-email',
@@ -69,6 +72,8 @@ async function produce(): Promise<void> {
 const worker = errand.worker({ concurrency: 5 })
 await worker.start()
 log(`worker ${worker.id} started on ${process.env.ERRAND_DB ?? './errand.db'}; Ctrl+C to stop`)
+const web = await serve(errand, { port: Number(process.env.PORT ?? 4680) })
+log(`dashboard and API on ${web.url}`)
 await produce()
 const producer = setInterval(() => void produce().catch((error: Error) => log(`enqueue failed: ${error.message}`)), 2_000)
 
@@ -78,6 +83,7 @@ async function shutdown(): Promise<void> {
   stopping = true
   clearInterval(producer)
   log('stopping: letting runs in flight finish...')
+  await web.close()
   await errand.close({ timeout: '10s' })
   log('stopped')
 }

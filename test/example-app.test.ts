@@ -10,13 +10,14 @@ describe('the example app (npm start)', () => {
 
   it('runs a worker that completes, retries and dead-letters runs, then stops cleanly', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'examples/app.ts'], {
-      env: { ...process.env, ERRAND_DB: join(dir, 'example.db'), EXAMPLE_RUN_FOR: '11s' },
+      env: { ...process.env, ERRAND_DB: join(dir, 'example.db'), EXAMPLE_RUN_FOR: '11s', PORT: '0' },
       encoding: 'utf8',
       timeout: 60_000,
     })
     expect(result.status, result.stderr).toBe(0)
     const out = result.stdout
     expect(out).toMatch(/started on/)
+    expect(out).toMatch(/dashboard and API on http:\/\/127\.0\.0\.1:\d+\//)
     expect(out).toMatch(/completed  send-welcome-email/)
     expect(out).toMatch(/completed  sync-provider/)
     expect(out).toMatch(/dead       deliver-webhook .*410 Gone/)
