@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono'
+import { routePath } from 'hono/route'
 import { parseDuration, type Duration, type Errand } from '../index.js'
 import { errorResponseOf, HttpError } from './errors.js'
 import { openApiDocument } from './openapi.js'
@@ -62,23 +63,29 @@ export function createHttpApp(errand: Errand, options: HttpAppOptions = {}): Hon
   }
   const document = openApiDocument(ALL_ROUTES)
   app.get('/openapi.json', (c) => c.json(document))
-  if (options.dashboard !== false) mountDashboard(app, loadDashboard())
+  if (options.dashboard !== false) mountDashboard(app, loadDashboard(), options.basePath ?? '')
   return app
 }
 
-function mountDashboard(app: Hono, assets: Map<string, StaticAsset>): void {
+function mountDashboard(app: Hono, assets: Map<string, StaticAsset>, basePath: string): void {
   const send = (c: Context, asset: StaticAsset | undefined) => {
     if (!asset) throw new HttpError(404, 'not_found', 'No such file')
     const headers = { ...DASHBOARD_HEADERS, 'content-type': asset.type, etag: asset.etag }
     if (c.req.header('if-none-match') === asset.etag) return new Response(null, { status: 304, headers })
     return new Response(asset.body, { status: 200, headers })
   }
-  app.get('/', (c) => {
+  // One catch-all, because a parent app with strict routing sends `/mount/` to no `/` route.
+  // The mount path comes from the matched pattern (`/mount/*`), wherever the app is mounted.
+  app.get('/*', (c) => {
+    const prefix = routePath(c).replace(/\/?\*$/, '')
+    const rest = c.req.path.slice(prefix.length)
     // The dashboard loads its files by relative URLs, which resolve under the mount path only with a trailing slash.
-    if (!c.req.path.endsWith('/')) return c.redirect(`${c.req.path}/${new URL(c.req.url).search}`, 308)
-    return send(c, assets.get('index.html'))
+    if (rest === '') return c.redirect(`${c.req.path}/${new URL(c.req.url).search}`, 308)
+    if (rest === '/') return send(c, assets.get('index.html'))
+    const name = rest.slice(1)
+    if (name.includes('/')) return notFound(c, prefix || basePath)
+    return send(c, assets.get(name))
   })
-  app.get('/:file', (c) => send(c, assets.get(c.req.param('file'))))
 }
 
 /** Unknown path: 404; known path, other method: 405 with `Allow`. Always JSON. */
