@@ -107,6 +107,11 @@ function setupTheme() {
 }
 
 setupTheme()
+// The skip link must not change the hash: the hash is the route.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault()
+  main.focus()
+})
 window.addEventListener('hashchange', () => {
   route()
   main.focus({ preventScroll: true })

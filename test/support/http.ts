@@ -30,6 +30,10 @@ export function useHttp(kind: StoreKind, setup: (errand: Errand) => void, option
       return t.errand
     },
     another: t.another,
+    /** The test's store, to open it from another process. */
+    get store() {
+      return t.store
+    },
     get url() {
       return state.served.url
     },
