@@ -55,6 +55,20 @@ describe.each(storeKinds())('HTTP API limits and errors on $name', (kind) => {
     expect(await total()).toBe(1)
   })
 
+  it('stores lone surrogates, NUL and far-future times, and refuses NaN, negative delays and unknown tasks', async () => {
+    const odd = await t.call('POST', '/api/tasks/greet/runs', '{"payload":{"name":"\\ud800 and \\u0000"},"options":{"runAt":"9999-12-31T00:00:00Z"}}')
+    expect(odd.status).toBe(201)
+    const detail = await t.call('GET', `/api/runs/${odd.body.run.id}`)
+    expect(detail.status).toBe(200)
+    expect(detail.body.run.payload.name).toBe('\ud800 and \u0000')
+    expect((await t.call('POST', '/api/tasks/greet/runs', '{"payload":{"name":NaN}}')).body.error.code).toBe('invalid_json')
+    expect((await t.call('POST', '/api/tasks/greet/runs', '{"payload":{"name":"x"},"options":{"delay":1e400}}')).status).toBe(400)
+    expect((await t.call('POST', '/api/tasks/greet/runs', { payload: { name: 'x' }, options: { delay: -1 } })).status).toBe(400)
+    expect((await t.call('POST', '/api/tasks/greet/runs', { payload: { name: 'x' }, options: { runAt: 'never' } })).status).toBe(400)
+    expect((await t.call('POST', `/api/tasks/${encodeURIComponent('<script>')}/runs`, enqueue)).body.error.code).toBe('unknown_task')
+    expect(await total()).toBe(1)
+  })
+
   it('answers unknown routes with 404, wrong methods with 405 and Allow, always in JSON', async () => {
     const unknown = await t.call('GET', '/api/nothing')
     expect(unknown.status).toBe(404)
