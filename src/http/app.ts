@@ -70,9 +70,10 @@ export function createHttpApp(errand: Errand, options: HttpAppOptions = {}): Hon
 function mountDashboard(app: Hono, assets: Map<string, StaticAsset>, basePath: string): void {
   const send = (c: Context, asset: StaticAsset | undefined) => {
     if (!asset) throw new HttpError(404, 'not_found', 'No such file')
-    const headers = { ...DASHBOARD_HEADERS, 'content-type': asset.type, etag: asset.etag }
+    const headers: Record<string, string> = { ...DASHBOARD_HEADERS, 'content-type': asset.type, etag: asset.etag, vary: 'accept-encoding' }
     if (c.req.header('if-none-match') === asset.etag) return new Response(null, { status: 304, headers })
-    return new Response(asset.body, { status: 200, headers })
+    if (!/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) return new Response(asset.body, { status: 200, headers })
+    return new Response(asset.gzipped, { status: 200, headers: { ...headers, 'content-encoding': 'gzip' } })
   }
   // One catch-all, because a parent app with strict routing sends `/mount/` to no `/` route.
   // The mount path comes from the matched pattern (`/mount/*`), wherever the app is mounted.

@@ -2,10 +2,13 @@ import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
 
 /** One file of the dashboard, held in memory. */
 export interface StaticAsset {
   body: Uint8Array
+  /** The same bytes gzipped once at load, sent to clients that accept gzip. */
+  gzipped: Uint8Array
   type: string
   etag: string
 }
@@ -34,7 +37,7 @@ export function loadDashboard(dir = fileURLToPath(new URL('../dashboard/', impor
     const path = join(dir, name)
     if (!type || !statSync(path).isFile()) continue
     const body = readFileSync(path)
-    assets.set(name, { body, type, etag: `"${createHash('sha1').update(body).digest('base64url').slice(0, 16)}"` })
+    assets.set(name, { body, gzipped: gzipSync(body, { level: 9 }), type, etag: `"${createHash('sha1').update(body).digest('base64url').slice(0, 16)}"` })
   }
   return assets
 }
