@@ -4,13 +4,12 @@ import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
-import {
-  runIdFloor,
-  type RunActivityBucket,
-  type RunActivityParams,
-  type RunChange,
-  type RunCountRow,
-  type RunListChangedParams,
+import type {
+  RunActivityBucket,
+  RunActivityParams,
+  RunChange,
+  RunCountRow,
+  RunListChangedParams,
 } from '../driver.js'
 import type {
   AttemptResult,
@@ -31,10 +30,10 @@ import type {
   RunRescueExpiredParams,
   StoreDriver,
 } from '../driver.js'
-import { decodeCursor, encodeCursor } from '../cursor.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { attemptFromRow, currentAttemptOf, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { SqliteInsights } from './insights.js'
+import { listRuns } from './run-list.js'
 import { SqliteStatements } from './statements.js'
 
 /** Options of {@link sqliteStore}. */
@@ -125,20 +124,7 @@ export class SqliteDriver implements StoreDriver {
 
   async runList(params: RunListParams): Promise<RunListResult> {
     this.assertOpen()
-    const where: string[] = []
-    const values: unknown[] = []
-    if (params.task !== undefined) (where.push('task = ?'), values.push(params.task))
-    if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
-    if (params.status?.length) (where.push(`status IN (${params.status.map(() => '?').join(', ')})`), values.push(...params.status))
-    if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
-    // The id bound lets the index serve the range; created_at keeps it exact.
-    if (params.createdFrom) (where.push('id >= ? AND created_at >= ?'), values.push(runIdFloor(params.createdFrom), params.createdFrom.getTime()))
-    if (params.createdBefore) (where.push('id < ? AND created_at < ?'), values.push(runIdFloor(params.createdBefore), params.createdBefore.getTime()))
-    const sql = `SELECT * FROM errand_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
-    const rows = this.db.prepare(sql).all(...values, params.limit + 1) as RunRow[]
-    const page = rows.slice(0, params.limit)
-    const last = page[page.length - 1]
-    return { runs: page.map(runFromRow), nextCursor: rows.length > params.limit && last ? encodeCursor(last.id) : null }
+    return listRuns(this.db, params)
   }
 
   async runClaim(params: RunClaimParams): Promise<RunRecord[]> {
