@@ -96,6 +96,25 @@ export function insightsSuite({ driver, another }: SuiteContext): void {
       expect((await driver().runList({ limit: 10, createdFrom: at(5_000) })).runs).toEqual([])
     })
 
+    it('pages through several statuses in id order, merged from one range per status', async () => {
+      const runs = Array.from({ length: 9 }, (_, i) =>
+        newRun({ id: idAt(T0.getTime() + i), task: i % 2 ? 'task-a' : 'task-b', status: i % 3 === 0 ? 'scheduled' : 'queued', runAt: i % 3 === 0 ? at(1e9) : T0 }),
+      )
+      await insert(driver(), runs)
+      await driver().runCancel({ id: runs[4]!.id, reason: null, now: T0 })
+      const expected = runs.filter((_, i) => i !== 4).map((run) => run.id).reverse()
+      const seen: string[] = []
+      for (let cursor: string | undefined; ; ) {
+        const page = await driver().runList({ limit: 3, status: ['queued', 'scheduled', 'queued'], cursor })
+        seen.push(...page.runs.map((run) => run.id))
+        if (!page.nextCursor) break
+        cursor = page.nextCursor
+      }
+      expect(seen).toEqual(expected)
+      const filtered = await driver().runList({ limit: 10, task: 'task-b', status: ['cancelled', 'scheduled'] })
+      expect(filtered.runs.map((run) => run.id)).toEqual([runs[6]!.id, runs[4]!.id, runs[0]!.id])
+    })
+
     it('buckets finished runs by time and status from a point on', async () => {
       await insert(driver(), [newRun(), newRun(), newRun(), newRun()])
       const claimed = await claimAll(driver())
