@@ -1,0 +1,128 @@
+/**
+ * What is particular to the PostgreSQL store, beyond the conformance suite every store
+ * passes: JSON values that `jsonb` cannot hold as they are, pool ownership, and closing.
+ */
+import pg from 'pg'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
+import { Errand } from '../src/index.js'
+import type { NewRun, StoreDriver } from '../src/storage/driver.js'
+import { postgresStore } from '../src/storage/postgres/index.js'
+import { newRunId } from '../src/runtime/ids.js'
+import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
+
+const url = postgresUrl()
+
+function newRun(payloadJson: string, overrides: Partial<NewRun> = {}): NewRun {
+  const now = new Date()
+  return {
+    id: newRunId(now),
+    task: 't',
+    status: 'queued',
+    payloadJson,
+    maxAttempts: 3,
+    priority: 0,
+    queue: null,
+    concurrencyKey: null,
+    idempotencyKey: null,
+    jobKey: null,
+    flags: [],
+    metadataJson: '{}',
+    retryPolicy: { ...DEFAULT_RETRY_POLICY },
+    timeoutMs: null,
+    runAt: now,
+    replayOf: null,
+    replayReason: null,
+    ...overrides,
+  }
+}
+
+describe.skipIf(!url)('postgres store', () => {
+  const kind = storeKinds().find((candidate) => candidate.name === 'postgres')
+  let store: TestStore
+  let driver: StoreDriver
+
+  beforeEach(async () => {
+    store = await (kind as NonNullable<typeof kind>).create()
+    driver = store.open()
+  })
+
+  afterEach(async () => {
+    await driver.close()
+    await store.cleanup()
+  })
+
+  it('keeps values jsonb refuses (NUL, lone surrogates) and values that look like its wrapper, exactly', async () => {
+    const odd = [
+      { text: 'a\u0000b' },
+      { lone: '\ud800', pair: '\ud83d\ude00' },
+      { '$errand:json': '{"not":"a wrapper"}' },
+      '\u0000',
+      ['x', { nested: 'tab\t\u0000\udfff' }],
+      { plain: 'stays queryable', n: 1.5e300 },
+    ]
+    const results = await driver.runInsertMany({ now: new Date(), runs: odd.map((value) => newRun(JSON.stringify(value), { metadataJson: JSON.stringify({ m: value }) })) })
+    for (const [index, result] of results.entries()) {
+      const stored = await driver.runGet({ id: result.run.id })
+      expect(stored?.payload).toEqual(odd[index])
+      expect(stored?.metadata).toEqual({ m: odd[index] })
+    }
+    // Ordinary values are stored as plain jsonb, so SQL can look inside them.
+    const client = new pg.Client({ connectionString: url as string })
+    await client.connect()
+    const { rows } = await client.query(`SELECT payload->>'plain' AS plain FROM "${(store.spec as { schema: string }).schema}".runs WHERE payload ? 'plain'`)
+    await client.end()
+    expect(rows).toEqual([{ plain: 'stays queryable' }])
+  })
+
+  it('a completion whose output or error holds NUL does not fail the rest of its batch', async () => {
+    const errand = new Errand({ store: store.open() })
+    try {
+      errand.task('nul-output', {}, async () => ({ out: 'x\u0000y' }))
+      errand.task('nul-error', { retry: { attempts: 1 } }, async () => {
+        throw new Error('bad \u0000 byte \ud800')
+      })
+      errand.task('fine', {}, async () => 'ok')
+      const handles = await Promise.all([errand.enqueue('nul-output', {}), errand.enqueue('nul-error', {}), errand.enqueue('fine', {})])
+      await errand.worker({ pollInterval: '20ms' }).start()
+      const [output, failed, fine] = handles.map((handle) => errand.runs.wait(handle.id, { timeout: '10s' }).catch((error: { run: unknown }) => error.run))
+      expect(await output).toMatchObject({ status: 'completed', output: { out: 'x\u0000y' } })
+      expect(await failed).toMatchObject({ status: 'dead_lettered', error: { message: 'bad \u0000 byte \ud800' } })
+      expect(await fine).toMatchObject({ status: 'completed', output: 'ok' })
+    } finally {
+      await errand.close({ timeout: '2s' })
+    }
+  })
+
+  it('leaves a pool it was given open on close, and refuses calls once closed', async () => {
+    const pool = new pg.Pool({ connectionString: url as string, max: 2 })
+    const given = postgresStore({ pool }, { schema: (store.spec as { schema: string }).schema })
+    await given.migrate()
+    await given.close()
+    await given.close()
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    await pool.end()
+    await expect(given.runGet({ id: newRunId(new Date()) })).rejects.toMatchObject({ code: 'store_closed' })
+  })
+
+  it('ends the pool it made from a connection string on close', async () => {
+    const tag = `errand-own-pool-${process.pid}`
+    const connectionString = `${url as string}${(url as string).includes('?') ? '&' : '?'}application_name=${tag}`
+    const owned = postgresStore({ connectionString }, { schema: (store.spec as { schema: string }).schema })
+    await owned.migrate()
+    await owned.runInsertMany({ now: new Date(), runs: [newRun('{}')] })
+    await owned.close()
+    const admin = new pg.Client({ connectionString: url as string })
+    await admin.connect()
+    const count = async () => (await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [tag])).rows[0].n
+    for (let i = 0; i < 50 && (await count()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await count()).toBe(0)
+    await admin.end()
+  })
+
+  it('rejects a bad schema name or a missing connection up front', () => {
+    expect(() => postgresStore({ connectionString: url as string }, { schema: '' })).toThrow(/schema/)
+    expect(() => postgresStore({ connectionString: url as string }, { schema: 'x'.repeat(64) })).toThrow(/63 bytes/)
+    expect(() => postgresStore({} as never)).toThrow(/connectionString/)
+  })
+})
