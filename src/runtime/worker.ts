@@ -38,6 +38,8 @@ export class Worker {
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle'
   private fetching = false
   private fetchAgain = false
+  /** The fetch loop in progress (settled when none is). */
+  private fetchDone: Promise<void> = Promise.resolve()
   private pollTimer: NodeJS.Timeout | null = null
   private wakeTimer: NodeJS.Timeout | null = null
   private wakeAt = Infinity
@@ -94,7 +96,11 @@ export class Worker {
     this.internals.signals.off('wake', this.onWake)
     this.unsubscribeRunsAvailable?.()
     this.unsubscribeRunsAvailable = null
-    await this.waitForActive(graceMs)
+    const deadline = Date.now() + graceMs
+    // A claim still in flight takes runs that are not in `active` yet: let it land first, or
+    // they would start after the stop and stay `running` until their lease ran out.
+    await this.fetchDone
+    await this.waitForActive(Math.max(0, deadline - Date.now()))
     for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)
     await this.batcher.drain()
@@ -129,7 +135,7 @@ export class Worker {
       return
     }
     this.fetching = true
-    void this.fetchLoop()
+    this.fetchDone = this.fetchLoop()
   }
 
   private async fetchLoop(): Promise<void> {
