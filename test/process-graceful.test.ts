@@ -144,4 +144,58 @@ describe.each(storeKinds())('process: graceful shutdown ($name)', (kind) => {
     expect(report.duplicates.explained).toEqual([])
     expect(report.regressions).toEqual([])
   })
+
+  it('SIGTERM while the worker is busy claiming: every run it claimed is finished or released, none left running', { timeout: 120_000 }, async () => {
+    // A full queue of short runs keeps the worker claiming all the time, so the signal
+    // lands while claims are in flight. Each round: start a worker, let it work, SIGTERM it,
+    // and check that nothing stays on its lease once it has exited.
+    store = await kind.create()
+    const parent = (errand = await parentErrand(store.spec))
+    dir = tempDir('errand-graceful-busy-')
+    const processes = (group = new ProcessGroup())
+    const ledgerDir = dir.path
+    const spec = store.spec
+    const ROUNDS = 4
+    const RUNS = 4_000
+    const ids: string[] = []
+    for (let i = 0; i < RUNS; i += 500) {
+      const handles = await parent.enqueueMany(
+        LEDGER_TASK,
+        Array.from({ length: 500 }, (_, j) => ({ payload: { ms: (i + j) % 7, outcome: 'ok' } satisfies JobPayload, options: { maxAttempts: 1 } })),
+      )
+      ids.push(...handles.map((handle) => handle.id))
+    }
+    const tail = new LedgerTail(ledgerDir)
+    const leftRunning: Array<{ round: number; runs: string[] }> = []
+    const stops: number[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      const worker = processes.spawnWorker({
+        store: spec,
+        ledgerDir,
+        name: `busy${round}`,
+        worker: { concurrency: 8, batchSize: 4, lease: '30s', heartbeatInterval: '1s', pollInterval: '50ms', maintenanceInterval: '5s' },
+        grace: GRACE_MS,
+      })
+      await worker.waitFor('ready')
+      tail.poll()
+      const before = tail.starts
+      await waitUntil('the worker to be busy', () => (tail.poll(), tail.starts - before >= 200), { timeoutMs: 30_000, intervalMs: 10 })
+      worker.signal('SIGTERM')
+      const exit = await worker.exited
+      expect(exit.code, worker.stderr).toBe(0)
+      stops.push((await worker.waitFor('stopped', 1_000)).stopMs)
+      const stuck = (await listAllRuns(parent, ['running'])).filter((run) => run.lockedBy === worker.workerId)
+      leftRunning.push({ round, runs: stuck.map((run) => run.id) })
+    }
+    const { entries } = readLedgers(ledgerDir)
+    const started = new Set(entries.filter((entry) => entry.event === 'start').map((entry) => entry.runId))
+    const runs = await listAllRuns(parent)
+    const deadLettered = runs.filter((run) => run.status === 'dead_lettered')
+    console.log(
+      `[SIGTERM while busy ${kind.name}] rounds=${ROUNDS} runs started=${started.size} stop() ms=${JSON.stringify(stops)} ` +
+        `left running per round=${JSON.stringify(leftRunning.map((round) => round.runs.length))} dead-lettered=${deadLettered.length}`,
+    )
+    expect(leftRunning.flatMap((round) => round.runs)).toEqual([])
+    expect(deadLettered).toEqual([])
+  })
 })
