@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
 import { Errand } from '../src/index.js'
 import type { NewRun, StoreDriver } from '../src/storage/driver.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
+import { PostgresStatements } from '../src/storage/postgres/statements.js'
 import { newRunId } from '../src/runtime/ids.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
 
@@ -118,6 +119,27 @@ describe.skipIf(!url)('postgres store', () => {
     for (let i = 0; i < 50 && (await count()) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
     expect(await count()).toBe(0)
     await admin.end()
+  })
+
+  it('gives a fresh runs table planner statistics, so claims walk the due index instead of sorting the backlog', async () => {
+    const schema = (store.spec as { schema: string }).schema
+    for (let batch = 0; batch < 5; batch++) {
+      await driver.runInsertMany({ now: new Date(), runs: Array.from({ length: 1_000 }, (_, i) => newRun('{}', { task: `t${i % 4}` })) })
+    }
+    const client = new pg.Client({ connectionString: url as string })
+    await client.connect()
+    try {
+      const analyzed = async () => (await client.query("SELECT 1 FROM pg_stats WHERE schemaname = $1 AND tablename = 'runs'", [schema])).rowCount
+      for (let i = 0; i < 100 && !(await analyzed()); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(await analyzed()).toBeGreaterThan(0)
+      const claim = new PostgresStatements(`"${schema}"`, true).claim
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${claim}`, [new Date(), ['t0', 't1'], 50, 'w', new Date()])
+      const plan = JSON.stringify(rows[0]['QUERY PLAN'])
+      expect(plan).toContain('"Index Name":"runs_due"')
+      expect(plan).not.toContain('"Node Type":"Sort"')
+    } finally {
+      await client.end()
+    }
   })
 
   it('rejects a bad schema name or a missing connection up front', () => {

@@ -4,7 +4,6 @@ import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
 import type {
   AttemptResult,
-  NewRun,
   RescuedRun,
   RunCancelParams,
   RunCancelResult,
@@ -23,8 +22,10 @@ import type {
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
 import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
-import { finishArrays, insertArrays } from './params.js'
+import { PlannerStatsBootstrap } from './planner-stats.js'
+import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
+import { insertRuns, type InsertStatements } from './run-insert.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
@@ -66,6 +67,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly notifyEnabled: boolean
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
+  private readonly plannerStats: PlannerStatsBootstrap
   private migration: Promise<void> | null = null
   private closed = false
 
@@ -88,6 +90,7 @@ export class PostgresDriver implements StoreDriver {
     this.notifier = this.notifyEnabled
       ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
+    this.plannerStats = new PlannerStatsBootstrap(this.pool, this.schema, quoteIdent(this.schema), onError)
   }
 
   /** Applies pending migrations once per driver; a failed attempt is retried on the next call. */
@@ -115,37 +118,25 @@ export class PostgresDriver implements StoreDriver {
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
     if (params.runs.length === 0) return []
     await this.ready()
-    if (params.tx === undefined || params.tx === null) return this.insertOn(this.pool, params.runs, params.now, true)
+    if (params.tx === undefined || params.tx === null) {
+      const results = await insertRuns(this.pool, this.insertStatements(true), params.runs, params.now)
+      this.plannerStats.noteInserted(results.filter((result) => result.created).length)
+      return results
+    }
     if (!isQueryable(params.tx)) {
       throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
     }
     // The caller's transaction: no BEGIN/COMMIT of ours; the runs exist iff it commits.
-    return this.insertOn(params.tx, params.runs, params.now, false)
+    return insertRuns(params.tx, this.insertStatements(false), params.runs, params.now)
   }
 
-  /**
-   * One statement inserts the batch (so it is atomic on its own); rows that hit the
-   * idempotency index are then read back. A row a concurrent transaction is inserting with
-   * the same key makes our insert wait for it; once it commits, the read sees it.
-   */
-  private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
-    const values = [...insertArrays(runs), now.toISOString()]
-    if (this.notifyEnabled) values.push(RUNS_AVAILABLE_CHANNEL, this.schema)
-    const inserted = new Map(rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared)).map((row) => [row.id, row]))
-    const conflicted = runs.filter((run) => !inserted.has(run.id))
-    const existing = new Map<string, RunRow>()
-    const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
-    if (keyed.length > 0) {
-      const found = rowsOf<RunRow>(await this.exec(client, this.sql.findIdempotent, [keyed.map((run) => run.task), keyed.map((run) => run.idempotencyKey)], prepared))
-      for (const row of found) existing.set(keyOf(row.task, row.idempotency_key), row)
+  /** The insert statements as run on `client`: named (prepared) on our pool, plain text on a caller's handle. */
+  private insertStatements(prepared: boolean): InsertStatements {
+    const notify = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, this.schema] : []
+    return {
+      insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], prepared),
+      findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, prepared),
     }
-    return runs.map((run) => {
-      const row = inserted.get(run.id)
-      if (row) return { run: runFromRow(row), created: true }
-      const other = run.idempotencyKey === null ? undefined : existing.get(keyOf(run.task, run.idempotencyKey))
-      if (!other) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-      return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
-    })
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -291,10 +282,6 @@ function statementName(text: string): string {
 
 function leaseKey(id: string, attempt: number): string {
   return `${id}#${attempt}`
-}
-
-function keyOf(task: string, key: string | null): string {
-  return `${task}\u0000${key ?? ''}`
 }
 
 function claimOrder(a: RunRecord, b: RunRecord): number {
