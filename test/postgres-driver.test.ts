@@ -142,6 +142,26 @@ describe.skipIf(!url)('postgres store', () => {
     }
   })
 
+  it('a heartbeat and a completion batch over the same runs never deadlock, whatever their order', async () => {
+    const other = store.open()
+    try {
+      for (let round = 0; round < 20; round++) {
+        const now = new Date()
+        await driver.runInsertMany({ now, runs: Array.from({ length: 200 }, () => newRun('{}')) })
+        const claimed = await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 200, leaseMs: 60_000, now })
+        const leases = claimed.map((run) => ({ id: run.id, attempt: run.attempt }))
+        const results = [...leases].reverse().map((lease) => ({ ...lease, workerId: 'w', outcome: 'completed' as const, outputJson: '1' }))
+        const [, applied] = await Promise.all([
+          other.runHeartbeat({ leases, leaseMs: 60_000, now }),
+          driver.runFinishMany({ results, now }),
+        ])
+        expect(applied.every(Boolean)).toBe(true)
+      }
+    } finally {
+      await other.close()
+    }
+  }, 60_000)
+
   it('rejects a bad schema name or a missing connection up front', () => {
     expect(() => postgresStore({ connectionString: url as string }, { schema: '' })).toThrow(/schema/)
     expect(() => postgresStore({ connectionString: url as string }, { schema: 'x'.repeat(64) })).toThrow(/63 bytes/)

@@ -7,6 +7,16 @@ const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at,
     finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, error = EXCLUDED.error`
 
+/*
+ * LOCK_IN_ORDER: a worker's heartbeat and its batched completions can be in flight at once
+ * on two connections and cover the same runs (a run finishing while its lease is renewed).
+ * An UPDATE ... FROM locks rows in whatever order its join produces them, so two such
+ * statements could lock two runs in opposite orders and deadlock, costing a second
+ * (deadlock_timeout) and a failed statement. Both therefore lock their rows first with
+ * SELECT ... ORDER BY id FOR UPDATE. Claims, rescues, promotions and prunes use SKIP
+ * LOCKED and never wait, and a cancel locks one row, so they cannot close a cycle.
+ */
+
 /**
  * The fixed statements of the PostgreSQL driver for one schema. `s` is the quoted schema
  * name, the only thing not bound; every value is a parameter. Batched statements take one
@@ -75,12 +85,20 @@ export class PostgresStatements {
           lease_expires_at = $5, started_at = coalesce(r.started_at, $1), updated_at = $1
       FROM c WHERE r.id = c.id
       RETURNING ${runColumns('r')}`
+    // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed.
     this.heartbeat = `
+      WITH l AS (
+        SELECT * FROM unnest($3::text[], $4::int4[]) AS l(id, attempt)
+      ), locked AS (
+        SELECT r.id FROM ${s}.runs r JOIN l ON r.id = l.id AND r.attempt = l.attempt
+        WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
+      )
       UPDATE ${s}.runs r SET lease_expires_at = $1, updated_at = $2
-      FROM unnest($3::text[], $4::int4[]) AS l(id, attempt)
+      FROM l JOIN locked ON locked.id = l.id
       WHERE r.id = l.id AND r.status = 'running' AND r.attempt = l.attempt
       RETURNING r.id, r.attempt`
-    // Every result is fenced on its own (id, running, attempt); the attempt record is written
+    // Every result is fenced on its own (id, running, attempt), its row locked in id order
+    // (LOCK_IN_ORDER); the attempt record is written
     // by the same statement, so a completion and its record commit together or not at all.
     // A released attempt gives its attempt back by raising the budget: `attempt` itself only
     // grows, because it is the fencing token.
@@ -88,6 +106,9 @@ export class PostgresStatements {
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
           WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, retry_at, ord)
+      ), locked AS (
+        SELECT r.id FROM ${s}.runs r JOIN input i ON r.id = i.id AND r.attempt = i.attempt
+        WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
       ), done AS (
         UPDATE ${s}.runs r SET
           status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled'
@@ -98,7 +119,7 @@ export class PostgresStatements {
           run_at = CASE WHEN i.outcome = 'retry' THEN i.retry_at ELSE r.run_at END,
           max_attempts = CASE WHEN i.outcome = 'released' THEN r.max_attempts + 1 ELSE r.max_attempts END,
           locked_by = NULL, lease_expires_at = NULL, updated_at = $8
-        FROM input i
+        FROM input i JOIN locked ON locked.id = i.id
         WHERE r.id = i.id AND r.status = 'running' AND r.attempt = i.attempt
         RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at
       ), recorded AS (
