@@ -44,6 +44,8 @@ export class Worker {
   private wakeTimer: NodeJS.Timeout | null = null
   private wakeAt = Infinity
   private heartbeatTimer: NodeJS.Timeout | null = null
+  /** The heartbeat in progress (settled when none is). */
+  private heartbeatDone: Promise<void> = Promise.resolve()
   private readonly onWake = (at: Date) => this.wake(at)
   private readonly onCancelled = (runId: string) => this.abortRun(runId, new RunCancelledError(runId, null, null))
   /** Stops the store's wake-up hints (PostgreSQL NOTIFY), when the store offers them. */
@@ -73,7 +75,9 @@ export class Worker {
     this.internals.signals.on('cancelled', this.onCancelled)
     // Runs enqueued by other processes: claim on the hint instead of waiting for the poll.
     this.unsubscribeRunsAvailable = this.internals.driver.subscribeRunsAvailable?.(() => this.fetchSoon()) ?? null
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs)
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeatDone = this.heartbeat()
+    }, this.options.heartbeatMs)
     this.heartbeatTimer.unref()
     this.maintenance.start()
     this.schedulePoll()
@@ -104,8 +108,10 @@ export class Worker {
     for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)
     await this.batcher.drain()
-    this.maintenance.stop()
+    // Neither a maintenance round nor a heartbeat may still be using the store once stop()
+    // returns: the host usually closes the store right after.
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    await Promise.all([this.maintenance.stop(), this.heartbeatDone])
     this.internals.signals.off('cancelled', this.onCancelled)
     this.state = 'stopped'
   }
