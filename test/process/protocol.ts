@@ -105,6 +105,10 @@ export type ChildMessage =
   | { type: 'rescued'; pid: number; runId: string; attempt: number; status: string }
   | { type: 'enqueue.error'; pid: number; name: string; code: string | null; message: string }
   | { type: 'done'; pid: number; acked: number; errors: number }
+  /** The event loop did not turn for `ms` (a heartbeat late by as much). */
+  | { type: 'stall'; pid: number; ms: number; at: number; ledgerMs: number }
+  /** At a clean stop: the longest event-loop stall and the slowest ledger append (with its fsync). */
+  | { type: 'stats'; pid: number; maxStallMs: number; maxLedgerMs: number; ledgerWrites: number }
 
 /** A small seeded PRNG (mulberry32), so a failing fault schedule can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {

@@ -26,9 +26,36 @@ function say(message: ChildMessage): void {
   process.stdout.write(`${JSON.stringify(message)}\n`)
 }
 
+let ledgerWrites = 0
+let maxLedgerMs = 0
+/** ms spent in ledger appends since the stall detector's last tick. */
+let ledgerMsSinceTick = 0
+
 function record(ctx: TaskContext, event: LedgerEntry['event'], outcome: string): void {
+  const started = performance.now()
   ledger.append({ runId: ctx.runId, attempt: ctx.attempt, pid, worker: workerId, event, at: Date.now(), outcome })
+  const ms = performance.now() - started
+  ledgerWrites++
+  ledgerMsSinceTick += ms
+  if (ms > maxLedgerMs) maxLedgerMs = ms
 }
+
+/**
+ * Reports event-loop stalls of a second or more: a stalled loop sends no heartbeat, so a
+ * lease lost by a live worker can be traced to the stall (and to how much of it the
+ * ledger's own fsyncs took).
+ */
+const STALL_TICK_MS = 100
+let maxStallMs = 0
+let lastTick = performance.now()
+setInterval(() => {
+  const now = performance.now()
+  const stall = now - lastTick - STALL_TICK_MS
+  if (stall > maxStallMs) maxStallMs = stall
+  if (stall >= 1_000) say({ type: 'stall', pid, ms: Math.round(stall), at: Date.now(), ledgerMs: Math.round(ledgerMsSinceTick) })
+  lastTick = now
+  ledgerMsSinceTick = 0
+}, STALL_TICK_MS).unref()
 
 /** Sleeps, and rejects with the signal's reason when it aborts. */
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -121,6 +148,7 @@ async function main(): Promise<void> {
         const stopMs = Date.now() - started
         await errand.close()
         ledger.close()
+        say({ type: 'stats', pid, maxStallMs: Math.round(maxStallMs), maxLedgerMs: Math.round(maxLedgerMs), ledgerWrites })
         say({ type: 'stopped', pid, stopMs })
         // A handler that ignored its abort may still hold a timer: the worker is done with it.
         process.exit(0)
