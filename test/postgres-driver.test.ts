@@ -162,6 +162,30 @@ describe.skipIf(!url)('postgres store', () => {
     }
   }, 60_000)
 
+  it('concurrent batches sharing idempotency keys in opposite orders neither deadlock nor duplicate', async () => {
+    const others = [store.open(), store.open(), store.open()]
+    try {
+      for (let round = 0; round < 10; round++) {
+        const keys = Array.from({ length: 400 }, (_, i) => `r${round}-k${i}`)
+        const batches = [keys, [...keys].reverse(), keys.filter((_, i) => i % 2 === 0).reverse(), keys.filter((_, i) => i % 3 === 0)]
+        const outcomes = await Promise.all(
+          [driver, ...others].map((store, i) =>
+            store.runInsertMany({ now: new Date(), runs: (batches[i] as string[]).map((key) => newRun('{}', { idempotencyKey: key })) }),
+          ),
+        )
+        const byKey = new Map<string, Set<string>>()
+        for (const result of outcomes.flat()) {
+          const ids = byKey.get(result.run.idempotencyKey as string) ?? new Set<string>()
+          byKey.set(result.run.idempotencyKey as string, ids.add(result.run.id))
+        }
+        expect([...byKey.values()].every((ids) => ids.size === 1)).toBe(true)
+        expect(outcomes.flat().filter((result) => result.created)).toHaveLength(keys.length)
+      }
+    } finally {
+      await Promise.all(others.map((other) => other.close()))
+    }
+  }, 60_000)
+
   it('rejects a bad schema name or a missing connection up front', () => {
     expect(() => postgresStore({ connectionString: url as string }, { schema: '' })).toThrow(/schema/)
     expect(() => postgresStore({ connectionString: url as string }, { schema: 'x'.repeat(64) })).toThrow(/63 bytes/)
