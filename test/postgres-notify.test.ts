@@ -123,6 +123,53 @@ describe.skipIf(!url)('postgres: LISTEN/NOTIFY wake-ups', () => {
     unsubscribe()
   })
 
+  it("skips a driver's own inserts (the runtime already woke its workers), but not those made in a caller's transaction", async () => {
+    const { driver: listening, pool } = openTagged({ notifyThrottleMs: 10 })
+    await listening.migrate()
+    let wakes = 0
+    const unsubscribe = listening.subscribeRunsAvailable?.(() => wakes++) as () => void
+    await sleep(200)
+    await listening.runInsertMany({ now: new Date(), runs: [newRun()] })
+    await sleep(300)
+    expect(wakes).toBe(0)
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      await listening.runInsertMany({ now: new Date(), runs: [newRun()], tx: client })
+      await sleep(200)
+      expect(wakes).toBe(0) // nothing is delivered before the commit
+      await client.query('COMMIT')
+    } finally {
+      client.release()
+    }
+    await waitUntil(() => wakes >= 1, 5_000, 'a wake-up after the commit')
+    unsubscribe()
+  })
+
+  it('a run enqueued in a transaction starts soon after the commit, though the local wake-up came before it', async () => {
+    const errand = new Errand({ store: open() })
+    closers.push(() => errand.close({ timeout: '2s' }))
+    errand.task('ping', {}, async () => 'pong')
+    await errand.migrate()
+    await errand.worker({ pollInterval: '1m' }).start()
+    await sleep(200)
+    const pool = new pg.Pool({ connectionString: url as string, max: 1 })
+    closers.push(() => pool.end())
+    const client = await pool.connect()
+    let runId: string
+    try {
+      await client.query('BEGIN')
+      runId = (await errand.enqueue('ping', {}, { tx: client })).id
+      await sleep(100) // the worker's claim on the local wake-up finds nothing yet
+      await client.query('COMMIT')
+    } finally {
+      client.release()
+    }
+    const committedAt = Date.now()
+    await nextEvent(errand, 'run.started', (event) => event.run.id === runId, 5_000)
+    expect(Date.now() - committedAt).toBeLessThan(1_000)
+  })
+
   it('re-establishes the LISTEN connection after the server kills it, and wakes once it is back', async () => {
     const { driver: listening, tag } = openTagged({ notifyThrottleMs: 10 })
     await listening.migrate()

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
@@ -21,7 +21,7 @@ import type {
   StoreDriver,
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
-import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { notificationPayload, RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
 import { PlannerStatsBootstrap } from './planner-stats.js'
 import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
@@ -65,6 +65,8 @@ export class PostgresDriver implements StoreDriver {
   private readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly notifyEnabled: boolean
+  /** Tags this driver's NOTIFYs, so its own listener can skip them. */
+  private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
   private readonly plannerStats: PlannerStatsBootstrap
@@ -88,7 +90,7 @@ export class PostgresDriver implements StoreDriver {
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.notifier = this.notifyEnabled
-      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
+      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
     this.plannerStats = new PlannerStatsBootstrap(this.pool, this.schema, quoteIdent(this.schema), onError)
   }
@@ -130,12 +132,16 @@ export class PostgresDriver implements StoreDriver {
     return insertRuns(params.tx, this.insertStatements(false), params.runs, params.now)
   }
 
-  /** The insert statements as run on `client`: named (prepared) on our pool, plain text on a caller's handle. */
-  private insertStatements(prepared: boolean): InsertStatements {
-    const notify = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, this.schema] : []
+  /**
+   * How the insert statements are sent. On our own pool: named (prepared), and the NOTIFY
+   * names this driver as sender. On a caller's transaction handle: plain text (it may not
+   * be node-postgres), and no sender, since our own workers must be woken by the commit too.
+   */
+  private insertStatements(ownPool: boolean): InsertStatements {
+    const notify = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, ownPool ? this.sender : null)] : []
     return {
-      insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], prepared),
-      findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, prepared),
+      insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], ownPool),
+      findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, ownPool),
     }
   }
 
@@ -242,7 +248,7 @@ export class PostgresDriver implements StoreDriver {
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */
   private async notifyRunsAvailable(): Promise<void> {
     if (!this.notifyEnabled) return
-    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, this.schema]).catch(() => {})
+    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, this.sender)]).catch(() => {})
   }
 
   private async ready(): Promise<void> {
