@@ -1,7 +1,6 @@
-import { attemptColumns, runColumns } from './rows.js'
+import { attemptColumns, ms, runColumns } from './rows.js'
 
 const FINAL = `('completed', 'cancelled', 'dead_lettered')`
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 
 /** Replaces an attempt record written earlier for the same (run, attempt), as SQLite's INSERT OR REPLACE does. */
 const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at,
