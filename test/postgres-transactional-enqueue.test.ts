@@ -155,6 +155,31 @@ describe.skipIf(!url)('postgres: enqueue inside the caller transaction', () => {
     expect(new Set(started).size).toBe(started.length)
   }, 60_000)
 
+  it("accepts a query builder's handle whose query(text, values) resolves to the rows array", async () => {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      // The shape of wrappers that hand back rows only, with every value as text.
+      const wrapper = {
+        query: async (text: string, values?: unknown[]) => {
+          const result = await client.query({ text, values, types: { getTypeParser: () => (value: string) => value } })
+          return result.rows
+        },
+      }
+      const [first, again] = await errand.enqueueMany('ship', [
+        { payload: { n: 1 }, options: { idempotencyKey: 'w' } },
+        { payload: { n: 2 }, options: { idempotencyKey: 'w' } },
+      ], { tx: wrapper })
+      expect(first).toMatchObject({ created: true, run: { payload: { n: 1 }, attempt: 0, maxAttempts: 3 } })
+      expect(again).toMatchObject({ created: false, id: first?.id })
+      expect(first?.run.createdAt).toBeInstanceOf(Date)
+      await client.query('COMMIT')
+      expect(await errand.runs.get(first?.id as string)).toMatchObject({ status: 'queued', payload: { n: 1 } })
+    } finally {
+      client.release()
+    }
+  })
+
   it('rejects a tx that cannot run queries, writing nothing', async () => {
     await expect(errand.enqueue('ship', {}, { tx: { notAClient: true } })).rejects.toMatchObject({ code: 'invalid_option' })
     expect((await errand.runs.list()).runs).toEqual([])
