@@ -299,11 +299,14 @@ export class Worker {
   }
 
   private async heartbeat(): Promise<void> {
-    const leases = [...this.active.values()].filter((entry) => entry.executing).map((entry) => ({ id: entry.run.id, attempt: entry.run.attempt }))
+    // Every run this worker holds, those whose result still waits for its batched write
+    // included: the lease must outlive the write, or the run is rescued and runs twice.
+    const leases = [...this.active.values()].map((entry) => ({ id: entry.run.id, attempt: entry.run.attempt }))
     if (leases.length === 0) return
     try {
       const lost = await this.internals.driver.runHeartbeat({ leases, leaseMs: this.options.leaseMs, now: this.internals.clock.now() })
       for (const id of lost) {
+        if (!this.active.get(id)?.executing) continue
         const current = await this.internals.driver.runGet({ id })
         this.abortRun(id, current?.status === 'cancelled' ? new RunCancelledError(id, null, current.cancelReason) : new LeaseLostError(id))
       }
