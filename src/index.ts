@@ -29,7 +29,9 @@ export {
   type EnqueueManyItem,
   type EnqueueAndWaitOptions,
   type RunResult,
+  type RunLogger,
 } from './runtime/task.js'
+export type { StepApi } from './runtime/steps.js'
 export type { RunHandle } from './runtime/run-handle.js'
 export type { RunsApi, RunListOptions, RunList } from './runtime/runs.js'
 export { Worker } from './runtime/worker.js'
@@ -40,7 +42,7 @@ export type { EnqueueOptions } from './core/run-options.js'
 export type { RetryOptions, Backoff } from './core/retry.js'
 export type { Duration } from './core/durations.js'
 export { parseDuration } from './core/durations.js'
-export type { Run, Attempt, AttemptOutcome, SerializedError } from './core/run.js'
+export type { Run, Attempt, AttemptOutcome, SerializedError, Step, RunLog, LogLevel } from './core/run.js'
 export { RUN_STATUSES, type RunStatus } from './core/run-state.js'
 export type { StoreDriver } from './storage/driver.js'
 export {
@@ -62,6 +64,7 @@ export {
   StoreClosedError,
   RunFailedError,
   RunCancelledError,
+  DuplicateStepError,
   type ErrorCode,
   type ValidationIssue,
 } from './core/errors.js'

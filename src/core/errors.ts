@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'retry_after'
   | 'store_closed'
   | 'store_error'
+  | 'duplicate_step'
 
 /** Base class of every error errand raises deliberately. */
 export class ErrandError extends Error {
@@ -183,5 +184,15 @@ export class RunCancelledError<TRun = unknown> extends ErrandError {
   constructor(runId: string, run: TRun, reason: string | null) {
     super('run_cancelled', `Run ${runId} was cancelled${reason ? `: ${reason}` : ''}`)
     this.run = run
+  }
+}
+
+/** A step name was used twice in one attempt; step names must be unique within a run. */
+export class DuplicateStepError extends ErrandError {
+  constructor(name: string) {
+    super(
+      'duplicate_step',
+      `Step "${name}" was used twice in one run: step names must be unique within a run (in a loop, use names like \`sync-\${id}\`)`,
+    )
   }
 }

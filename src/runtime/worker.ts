@@ -4,9 +4,11 @@ import { ErrandError, LeaseLostError, RunCancelledError, UnknownTaskError, Worke
 import { serializeError } from '../core/run.js'
 import type { AttemptResult, RunRecord } from '../storage/driver.js'
 import { CompletionBatcher } from './completion-batcher.js'
+import type { AttemptServices } from './context.js'
 import { executeAttempt, type Settlement } from './executor.js'
 import { newWorkerId } from './ids.js'
 import type { ErrandInternals } from './internals.js'
+import { LogBuffer } from './log-buffer.js'
 import { Maintenance } from './maintenance.js'
 import { toPublicRun } from './public-run.js'
 import type { AnyTaskDefinition } from './task.js'
@@ -32,6 +34,7 @@ export class Worker {
   private readonly active = new Map<string, ActiveRun>()
   private readonly busyPerTask = new Map<string, number>()
   private readonly batcher: CompletionBatcher
+  private readonly services: AttemptServices
   private readonly maintenance: Maintenance
   private tasks: AnyTaskDefinition[] = []
   private busy = 0
@@ -58,6 +61,7 @@ export class Worker {
     this.options = resolveWorkerOptions(options)
     this.id = this.options.workerId ?? newWorkerId()
     this.batcher = new CompletionBatcher(internals.driver, internals.clock, (error) => this.reportError(error))
+    this.services = { internals, logs: new LogBuffer(internals.driver, (error) => this.reportError(error)) }
     this.maintenance = new Maintenance(internals, this.options, (error) => this.reportError(error), () => this.fetchSoon())
   }
 
@@ -108,6 +112,7 @@ export class Worker {
     for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)
     await this.batcher.drain()
+    await this.services.logs.drain()
     // Neither a maintenance round nor a heartbeat may still be using the store once stop()
     // returns: the host usually closes the store right after.
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
@@ -202,7 +207,7 @@ export class Worker {
     this.busyPerTask.set(run.task, (this.busyPerTask.get(run.task) ?? 0) + 1)
     if (this.internals.events.listenerCount('run.started')) this.internals.events.emit('run.started', { run: toPublicRun(run) })
     const startedAt = Date.now()
-    entry.done = executeAttempt(run, task, controller)
+    entry.done = executeAttempt(run, task, controller, this.services)
       .then((settlement) => this.settle(entry, settlement, startedAt))
       .catch((error: unknown) => this.reportError(error))
       .finally(() => this.active.delete(run.id))
@@ -225,6 +230,8 @@ export class Worker {
     switch (settlement.kind) {
       case 'completed':
         return { ...lease, outcome: 'completed', outputJson: settlement.outputJson }
+      case 'sleep':
+        return { ...lease, outcome: 'sleep', runAt: settlement.wakeAt }
       case 'aborted':
         // Cancelled or lease lost: the run is no longer ours to write. Shutdown: give it back.
         if (!(settlement.reason instanceof WorkerShutdownError)) return null
@@ -271,6 +278,10 @@ export class Worker {
       }
       case 'released':
         events.emit('run.released', { runId: run.id, attempt: run.attempt })
+        return
+      case 'sleep':
+        events.emit('run.sleeping', { run: { ...base, status: 'scheduled', runAt: result.runAt }, wakeAt: result.runAt })
+        this.wake(result.runAt)
         return
     }
   }
