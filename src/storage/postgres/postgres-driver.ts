@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
-import type { Attempt } from '../../core/run.js'
+import type { Attempt, RunLog, Step } from '../../core/run.js'
 import type {
   AttemptResult,
+  LogAppendParams,
+  LogListParams,
   RescuedRun,
   RunCancelParams,
   RunCancelResult,
@@ -17,7 +19,9 @@ import type {
   RunPromoteDueParams,
   RunPruneParams,
   RunRecord,
+  RunProgressSetParams,
   RunRescueExpiredParams,
+  StepSaveParams,
   StoreDriver,
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
@@ -30,6 +34,7 @@ import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
 import { PostgresStatements } from './statements.js'
+import { PostgresSteps } from './steps.js'
 
 /** Where the store connects: a connection string (the store owns its pool) or your own pool (left open on close). */
 export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined }
@@ -70,6 +75,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
   private readonly plannerStats: PlannerStatsBootstrap
+  private readonly steps: PostgresSteps
   private migration: Promise<void> | null = null
   private closed = false
 
@@ -89,6 +95,7 @@ export class PostgresDriver implements StoreDriver {
     }
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.notifier = this.notifyEnabled
       ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
@@ -243,6 +250,31 @@ export class PostgresDriver implements StoreDriver {
   async attemptList(params: { runId: string }): Promise<Attempt[]> {
     await this.ready()
     return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
+  }
+
+  async stepList(params: { runId: string }): Promise<Step[]> {
+    await this.ready()
+    return this.steps.stepList(params.runId)
+  }
+
+  async stepSave(params: StepSaveParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.stepSave(params)
+  }
+
+  async runProgressSet(params: RunProgressSetParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.runProgressSet(params)
+  }
+
+  async logAppend(params: LogAppendParams): Promise<void> {
+    await this.ready()
+    return this.steps.logAppend(params)
+  }
+
+  async logList(params: LogListParams): Promise<RunLog[]> {
+    await this.ready()
+    return this.steps.logList(params)
   }
 
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */

@@ -107,19 +107,20 @@ export class PostgresStatements {
     this.finish = `
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-          WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, retry_at, ord)
+          WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, next_run_at, ord)
       ), locked AS (
         SELECT r.id FROM ${s}.runs r JOIN input i ON r.id = i.id AND r.attempt = i.attempt
         WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
       ), done AS (
         UPDATE ${s}.runs r SET
-          status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled'
+          status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled' WHEN 'sleep' THEN 'scheduled'
                                   WHEN 'dead_lettered' THEN 'dead_lettered' ELSE 'queued' END,
           output = CASE WHEN i.outcome = 'completed' THEN i.output::jsonb ELSE r.output END,
-          error = CASE WHEN i.outcome = 'completed' THEN NULL ELSE i.error::jsonb END,
+          error = CASE WHEN i.outcome = 'completed' THEN NULL WHEN i.outcome = 'sleep' THEN r.error ELSE i.error::jsonb END,
           completed_at = CASE WHEN i.outcome IN ('completed', 'dead_lettered') THEN $8 ELSE r.completed_at END,
-          run_at = CASE WHEN i.outcome = 'retry' THEN i.retry_at ELSE r.run_at END,
-          max_attempts = CASE WHEN i.outcome = 'released' THEN r.max_attempts + 1 ELSE r.max_attempts END,
+          run_at = CASE WHEN i.outcome IN ('retry', 'sleep') THEN i.next_run_at ELSE r.run_at END,
+          -- A release or a durable sleep gives the attempt back: attempt, the fence, only grows.
+          max_attempts = CASE WHEN i.outcome IN ('released', 'sleep') THEN r.max_attempts + 1 ELSE r.max_attempts END,
           locked_by = NULL, lease_expires_at = NULL, updated_at = $8
         FROM input i JOIN locked ON locked.id = i.id
         WHERE r.id = i.id AND r.status = 'running' AND r.attempt = i.attempt
@@ -127,7 +128,8 @@ export class PostgresStatements {
       ), recorded AS (
         INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
         SELECT id, attempt, worker_id, coalesce(locked_at, $8), $8,
-          CASE outcome WHEN 'completed' THEN 'completed' WHEN 'released' THEN 'released' ELSE 'failed' END, error::jsonb
+          CASE outcome WHEN 'completed' THEN 'completed' WHEN 'released' THEN 'released' WHEN 'sleep' THEN 'slept' ELSE 'failed' END,
+          error::jsonb
         FROM done
         ${REPLACE_ATTEMPT}
       )
@@ -178,6 +180,10 @@ export class PostgresStatements {
         ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED
       ), attempts_gone AS (
         DELETE FROM ${s}.attempts a USING doomed d WHERE a.run_id = d.id
+      ), steps_gone AS (
+        DELETE FROM ${s}.steps st USING doomed d WHERE st.run_id = d.id
+      ), logs_gone AS (
+        DELETE FROM ${s}.logs l USING doomed d WHERE l.run_id = d.id
       ), runs_gone AS (
         DELETE FROM ${s}.runs r USING doomed d WHERE r.id = d.id RETURNING 1
       )
