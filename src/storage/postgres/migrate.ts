@@ -15,7 +15,7 @@ const LOCK_CLASS = 0x6572726e
  * why it too runs under the lock. The lock ends with the transaction, even if the process dies.
  *
  * An up-to-date schema is recognised first without the lock or any DDL, so the usual start
- * costs one read and needs no CREATE privilege (PostgreSQL checks that privilege even for
+ * costs one round trip and needs no CREATE privilege (PostgreSQL checks that privilege even for
  * `CREATE SCHEMA IF NOT EXISTS` on a schema that exists).
  */
 export async function applyMigrations(pool: pg.Pool, schema: string): Promise<void> {
@@ -28,19 +28,30 @@ export async function applyMigrations(pool: pg.Pool, schema: string): Promise<vo
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${s}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     )
-    for (const migration of pendingMigrations(await appliedVersions(client, s))) {
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.migrations`)
+    for (const migration of pendingMigrations(new Set(rows.map((row) => row.version)))) {
       await client.query(migration.sql(s))
       await client.query(`INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name])
     }
   })
 }
 
-/** Versions recorded in the schema; none when the schema or its migrations table does not exist yet. */
-async function appliedVersions(client: pg.Pool | pg.PoolClient, s: string): Promise<Set<number>> {
-  const table = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [`${s}.migrations`])
-  if (!table.rows[0]?.present) return new Set()
-  const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.migrations`)
-  return new Set(rows.map((row) => row.version))
+/** SQLSTATEs of a schema or table that does not exist (yet). */
+const MISSING = new Set(['42P01', '3F000'])
+
+/**
+ * Versions recorded in the schema; none when the schema or its migrations table does not
+ * exist yet. One round trip: this runs on every start. Outside a transaction only, since
+ * the error it expects on a fresh database would abort one.
+ */
+async function appliedVersions(client: pg.Pool, s: string): Promise<Set<number>> {
+  try {
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.migrations`)
+    return new Set(rows.map((row) => row.version))
+  } catch (error) {
+    if (MISSING.has((error as { code?: string }).code ?? '')) return new Set()
+    throw error
+  }
 }
 
 function pendingMigrations(applied: Set<number>) {
