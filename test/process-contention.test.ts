@@ -22,6 +22,7 @@ import { seededRandom, type ProducerProcessConfig, type WorkerProcessConfig } fr
 const WORKERS = 4
 const CONCURRENCY = 4
 const ENQUEUES = 2_000
+const TIMING = { leaseMs: 3_000, heartbeatMs: 500, maintenanceMs: 200 }
 
 function integrityCheck(spec: StoreSpec): string {
   if (spec.kind !== 'sqlite') return 'n/a'
@@ -54,7 +55,7 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
       ledgerDir,
       name: `w${slot}`,
       // Short polls and maintenance rounds: as many competing writers as the store will see.
-      worker: { concurrency: CONCURRENCY, lease: '3s', heartbeatInterval: '500ms', pollInterval: '50ms', maintenanceInterval: '200ms' },
+      worker: { concurrency: CONCURRENCY, lease: TIMING.leaseMs, heartbeatInterval: TIMING.heartbeatMs, pollInterval: '50ms', maintenanceInterval: TIMING.maintenanceMs },
       grace: '5s',
     })
   }
@@ -90,7 +91,7 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
     const acknowledged = readAcks(ackPath)
     const { entries } = readLedgers(ledgerDir)
     const final = await readFinalState(parent, entries)
-    const report = checkLedger({ acknowledged, ledger: entries, final, deaths: pool.deaths, observed: watcher.regressions })
+    const report = checkLedger({ acknowledged, ledger: entries, final, deaths: pool.deaths, observed: watcher.regressions, stalls: processes.stalls(), timing: TIMING })
     const enqueueErrors = producer.messagesOf('enqueue.error')
     const workerErrors = processes.children.flatMap((child) => child.messagesOf('worker.error'))
     await parent.close()
@@ -100,6 +101,10 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
       formatReport(`contention ${kind.name} seed=${seed}`, report, {
         'enqueue errors surfaced to the producer': enqueueErrors.length,
         'worker errors': workerErrors.length,
+        'event-loop stalls >= 500ms (worker: ms, ledger ms, ended at)': processes.children.flatMap((child) =>
+          child.messagesOf('stall').map((stall) => `${child.workerId}: ${stall.ms} (${stall.ledgerMs}) @${stall.at}`),
+        ),
+        'store calls blocking the event loop >= 500 ms (method: slow/calls, max ms)': processes.storeBlocking(),
         'runs in the store': final.runs.size,
         'enqueue s': ((producedAt - startedAt) / 1000).toFixed(1),
         'drain s': ((drainedAt - startedAt) / 1000).toFixed(1),
@@ -177,7 +182,7 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
     const acknowledged = ackPaths.flatMap(readAcks)
     const { entries } = readLedgers(ledgerDir)
     const final = await readFinalState(parent, entries)
-    const report = checkLedger({ acknowledged, ledger: entries, final, deaths: pool.deaths })
+    const report = checkLedger({ acknowledged, ledger: entries, final, deaths: pool.deaths, stalls: processes.stalls(), timing: TIMING })
     const stored = await listAllRuns(parent)
     const enqueueErrors = producers.flatMap((producer) => producer.messagesOf('enqueue.error'))
     const workerErrors = processes.children.flatMap((child) => child.messagesOf('worker.error'))

@@ -68,7 +68,7 @@ describe('ledger checker', () => {
       final: state([run('a', 'completed', 1), run('b', 'completed', 1)]),
     })
     expect(report).toMatchObject({ acknowledged: 2, completed: 2, lost: [], regressions: [], falseRescues: [], heldByDead: 0, starts: 2 })
-    expect(report.duplicates).toEqual({ explained: [], unexplained: [] })
+    expect(report.duplicates).toEqual({ explained: [], stalled: [], unexplained: [] })
   })
 
   it('counts acknowledged runs that vanished or did not complete as lost', () => {
@@ -119,6 +119,27 @@ describe('ledger checker', () => {
     expect(report.falseRescues).toEqual([{ runId: 'a', attempt: 1, workerId: 'w1' }])
   })
 
+  it('puts apart a lease lost by a live worker whose event loop was stalled about as long as the lease', () => {
+    const input = {
+      acknowledged: ['a'],
+      ledger: [entry('a', 1, 'w1', 'start', T0), entry('a', 2, 'w2', 'start', T0 + 2_500), entry('a', 2, 'w2', 'finish', T0 + 2_600)],
+      final: state([run('a', 'completed', 2)], [attempt('a', 1, 'w1', 'lease_expired', T0 + 2_300), attempt('a', 2, 'w2', 'completed', T0 + 2_500)]),
+      timing: { leaseMs: 2_000, heartbeatMs: 500, maintenanceMs: 500 },
+    }
+    // The rescue ended attempt 1 at T0 + 2400; w1's loop was blocked 1.8 s just before.
+    const stalled = checkLedger({ ...input, stalls: [{ workerId: 'w1', at: T0 + 2_200, ms: 1_800 }] })
+    expect(stalled.duplicates.stalled).toHaveLength(1)
+    expect(stalled.duplicates.unexplained).toEqual([])
+    expect(stalled.falseRescues).toEqual([])
+    expect(stalled.stalledRescues).toEqual([{ runId: 'a', attempt: 1, workerId: 'w1', stalledMs: 1_800 }])
+    // A short stall, or one on another worker, or long before, explains nothing.
+    for (const stalls of [[{ workerId: 'w1', at: T0 + 2_200, ms: 600 }], [{ workerId: 'w2', at: T0 + 2_200, ms: 1_800 }], [{ workerId: 'w1', at: T0 - 5_000, ms: 1_800 }]]) {
+      const report = checkLedger({ ...input, stalls })
+      expect(report.duplicates.unexplained).toHaveLength(1)
+      expect(report.falseRescues).toHaveLength(1)
+    }
+  })
+
   it('flags the same attempt started twice, whatever died', () => {
     const report = checkLedger({
       acknowledged: ['a'],
@@ -147,7 +168,7 @@ describe('ledger checker', () => {
         [attempt('a', 1, 'w1', 'failed', T0), attempt('a', 2, 'w1', 'completed', T0 + 500), attempt('b', 1, 'w1', 'released', T0), attempt('b', 2, 'w2', 'completed', T0 + 500)],
       ),
     })
-    expect(report.duplicates).toEqual({ explained: [], unexplained: [] })
+    expect(report.duplicates).toEqual({ explained: [], stalled: [], unexplained: [] })
     expect(report.regressions).toEqual([])
   })
 

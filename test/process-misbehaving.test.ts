@@ -19,6 +19,9 @@ import { LEDGER_TASK, type JobPayload, type Outcome, type WorkerProcessConfig } 
 const WORKERS = 2
 const CONCURRENCY = 3
 const HEALTHY = 120
+/** Crashed processes' runs come back after a short lease; in-process misbehaviour needs no rescue, so its lease leaves room for a loaded machine. */
+const CRASH_TIMING = { leaseMs: 2_000, heartbeatMs: 500, maintenanceMs: 500 }
+const CALM_TIMING = { leaseMs: 5_000, heartbeatMs: 500, maintenanceMs: 500 }
 
 interface BadCase {
   outcome: Outcome
@@ -97,7 +100,7 @@ describe.each(storeKinds())('process: misbehaving handlers ($name)', (kind) => {
   })
 
   /** Runs `cases` beside HEALTHY healthy runs on a pool of worker processes; returns what happened. */
-  async function scenario(title: string, cases: BadCase[]) {
+  async function scenario(title: string, cases: BadCase[], timing: typeof CALM_TIMING) {
     store = await kind.create()
     const parent = (errand = await parentErrand(store.spec))
     dir = tempDir('errand-misbehaving-')
@@ -111,7 +114,7 @@ describe.each(storeKinds())('process: misbehaving handlers ($name)', (kind) => {
           store: spec,
           ledgerDir,
           name: `w${slot}`,
-          worker: { concurrency: CONCURRENCY, lease: '2s', heartbeatInterval: '500ms', pollInterval: '100ms', maintenanceInterval: '500ms' },
+          worker: { concurrency: CONCURRENCY, lease: timing.leaseMs, heartbeatInterval: timing.heartbeatMs, pollInterval: '100ms', maintenanceInterval: timing.maintenanceMs },
           grace: '2s',
         }) satisfies WorkerProcessConfig,
       WORKERS,
@@ -153,7 +156,15 @@ describe.each(storeKinds())('process: misbehaving handlers ($name)', (kind) => {
     const { entries } = readLedgers(ledgerDir)
     const final = await readFinalState(parent, entries)
     const acknowledged = [...healthyIds, ...bad.keys()]
-    const report = checkLedger({ acknowledged, ledger: entries, final, deaths: pool.deaths, mustComplete: (id) => healthySet.has(id) })
+    const report = checkLedger({
+      acknowledged,
+      ledger: entries,
+      final,
+      deaths: pool.deaths,
+      mustComplete: (id) => healthySet.has(id),
+      stalls: processes.stalls(),
+      timing,
+    })
     const badResults = await Promise.all(
       [...bad].map(async ([id, badCase]) => ({ id, badCase, run: final.runs.get(id), attempts: await parent.runs.attempts(id) })),
     )
@@ -185,7 +196,7 @@ describe.each(storeKinds())('process: misbehaving handlers ($name)', (kind) => {
   }
 
   it('times out, retries and dead-letters bad handlers without losing a slot; healthy runs all complete', { timeout: 120_000 }, async () => {
-    const { report, badResults, crashes, exits } = await scenario('misbehaving handlers in a healthy process', IN_PROCESS)
+    const { report, badResults, crashes, exits } = await scenario('misbehaving handlers in a healthy process', IN_PROCESS, CALM_TIMING)
     for (const result of badResults) expectBadRun(result, new Set())
     expect(crashes).toEqual([])
     expect(report.lost).toEqual([])
@@ -199,7 +210,7 @@ describe.each(storeKinds())('process: misbehaving handlers ($name)', (kind) => {
   })
 
   it('rescues the runs of a process a handler brought down (process.exit, unhandled rejection)', { timeout: 120_000 }, async () => {
-    const { report, badResults, crashes, exits, deaths } = await scenario('handlers that end their process', CRASHING)
+    const { report, badResults, crashes, exits, deaths } = await scenario('handlers that end their process', CRASHING, CRASH_TIMING)
     const dead = new Set(deaths.map((death) => death.workerId))
     for (const result of badResults) expectBadRun(result, dead)
     // Each attempt of a crashing run ends its process (unless another crash got there first).

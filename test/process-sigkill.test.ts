@@ -26,6 +26,7 @@ const KILL_EVERY_MS = 5_000
 /** The test enqueues ahead of the workers by at most this many runs, so enqueues overlap the kills. */
 const BACKLOG = 300
 const MAX_ATTEMPTS = 25
+const TIMING = { leaseMs: 2_000, heartbeatMs: 500, maintenanceMs: 500 }
 
 describe.each(storeKinds())('process: SIGKILL workers mid-run ($name)', (kind) => {
   let group: ProcessGroup | undefined
@@ -58,7 +59,7 @@ describe.each(storeKinds())('process: SIGKILL workers mid-run ($name)', (kind) =
         store: spec,
         ledgerDir,
         name: `w${slot}`,
-        worker: { concurrency: CONCURRENCY, lease: '2s', heartbeatInterval: '500ms', pollInterval: '100ms', maintenanceInterval: '500ms' },
+        worker: { concurrency: CONCURRENCY, lease: TIMING.leaseMs, heartbeatInterval: TIMING.heartbeatMs, pollInterval: '100ms', maintenanceInterval: TIMING.maintenanceMs },
         grace: '5s',
       })
       const pool = new WorkerPool(processes, config, WORKERS)
@@ -155,7 +156,7 @@ describe.each(storeKinds())('process: SIGKILL workers mid-run ($name)', (kind) =
       const unexpectedExits = pool.crashes
       const { entries, torn } = readLedgers(ledgerDir)
       const final = await readFinalState(parent, entries)
-      const report = checkLedger({ acknowledged, ledger: entries, final, deaths, observed: watcher.regressions })
+      const report = checkLedger({ acknowledged, ledger: entries, final, deaths, observed: watcher.regressions, stalls: processes.stalls(), timing: TIMING })
       const workerErrors = processes.children.flatMap((child) => child.messagesOf('worker.error'))
       const stalls = processes.children.flatMap((child) => child.messagesOf('stall').map((stall) => ({ worker: child.workerId, ...stall })))
       console.log(
@@ -166,11 +167,12 @@ describe.each(storeKinds())('process: SIGKILL workers mid-run ($name)', (kind) =
           kills: schedule,
           'seconds to drain': ((drainedAt - startedAt) / 1000).toFixed(1),
           'worker errors': workerErrors.length,
-          'event-loop stalls >= 1s (worker: ms)': stalls.map((stall) => `${stall.worker}: ${stall.ms} (ledger ${stall.ledgerMs})`),
+          'event-loop stalls >= 500ms (worker: ms, ledger ms, ended at)': stalls.map((stall) => `${stall.worker}: ${stall.ms} (${stall.ledgerMs}) @${stall.at}`),
           'longest stall / slowest ledger append, ms': [
             Math.max(0, ...processes.children.flatMap((child) => child.messagesOf('stats').map((stats) => stats.maxStallMs))),
             Math.max(0, ...processes.children.flatMap((child) => child.messagesOf('stats').map((stats) => stats.maxLedgerMs))),
           ],
+          'store calls blocking the event loop >= 500 ms (survivors; method: slow/calls, max ms)': processes.storeBlocking(),
           'torn ledger lines': torn.length,
           'sqlite wal bytes after drain': walBytes,
           'watcher samples': watcher.samples,

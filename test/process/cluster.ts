@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Errand } from '../../src/runtime/errand.js'
 import { openStore, type StoreSpec } from '../support/stores.js'
-import type { Death } from './ledger.js'
+import type { Death, Stall } from './ledger.js'
 import { LEDGER_TASK, type ChildMessage, type JobPayload, type ProducerProcessConfig, type WorkerProcessConfig } from './protocol.js'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -156,6 +156,28 @@ export class ProcessGroup {
   /** SIGKILLs every child still running and waits for them: for afterEach. */
   async killAll(): Promise<void> {
     await Promise.all(this.alive.map((child) => child.kill()))
+  }
+
+  /** Every event-loop stall a worker child reported, for the ledger checker. */
+  stalls(): Stall[] {
+    return this.children.flatMap((child) =>
+      child.messagesOf('stall').map((stall) => ({ workerId: child.workerId ?? `unknown-${child.pid}`, at: stall.at, ms: stall.ms })),
+    )
+  }
+
+  /**
+   * Per store method, over every worker that stopped cleanly: how many calls blocked the
+   * event loop for 500 ms or more (SQLite does its lock waits and fsyncs synchronously).
+   */
+  storeBlocking(): string[] {
+    const total = new Map<string, { calls: number; slow: number; max: number }>()
+    for (const stats of this.children.flatMap((child) => child.messagesOf('stats'))) {
+      for (const [method, entry] of Object.entries(stats.storeSyncMs)) {
+        const sum = total.get(method) ?? { calls: 0, slow: 0, max: 0 }
+        total.set(method, { calls: sum.calls + entry.calls, slow: sum.slow + entry.slow, max: Math.max(sum.max, entry.max) })
+      }
+    }
+    return [...total].filter(([, entry]) => entry.slow > 0).map(([method, entry]) => `${method}: ${entry.slow}/${entry.calls}, max ${entry.max}`)
   }
 
   /** Stderr of every child that wrote any, for a failure message. */

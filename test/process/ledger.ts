@@ -239,6 +239,8 @@ export interface Duplicate {
   attempt: number
   /** The earlier start it duplicates. */
   earlier: { attempt: number; pid: number; worker: string; finishedInHandler: boolean; storedOutcome: string | null }
+  /** When the earlier attempt was claimed, entered and left its handler, and ended in the store (ms since the epoch). */
+  timeline?: { claimed: number | null; started: number | null; finished: number | null; ended: number | null; next: number }
   reason: string
 }
 
@@ -258,6 +260,20 @@ export interface CheckInput {
   mustComplete?: (runId: string) => boolean
   /** Regressions seen while the test ran (a {@link RunWatcher}'s). */
   observed?: Regression[]
+  /**
+   * Event-loop stalls the worker processes reported, and their lease settings. A live
+   * worker whose loop was blocked (or not scheduled) for about as long as its lease cannot
+   * renew it: such a lapse is put apart as `stalled`, not as unexplained.
+   */
+  stalls?: Stall[]
+  timing?: { leaseMs: number; heartbeatMs: number; maintenanceMs: number }
+}
+
+/** A worker process's event loop did not turn for `ms` up to `at`. */
+export interface Stall {
+  workerId: string
+  at: number
+  ms: number
 }
 
 export interface LedgerReport {
@@ -265,9 +281,15 @@ export interface LedgerReport {
   completed: number
   /** Acknowledged runs that had to complete and did not: `missing` when not in the store at all. */
   lost: Array<{ runId: string; status: string | 'missing' }>
-  duplicates: { explained: Duplicate[]; unexplained: Duplicate[] }
-  /** Attempts whose lease ran out on a worker that did not die (the worker lost its lease while alive). */
+  /**
+   * explained: the earlier start's process died. stalled: its process lived but its event
+   * loop was stalled for about a lease when the lease ran out. unexplained: anything else.
+   */
+  duplicates: { explained: Duplicate[]; stalled: Duplicate[]; unexplained: Duplicate[] }
+  /** Attempts whose lease ran out on a worker that did not die and was not stalled (a live worker lost its lease). */
   falseRescues: Array<{ runId: string; attempt: number; workerId: string | null }>
+  /** Attempts whose lease ran out on a live worker whose event loop was stalled at the time. */
+  stalledRescues: Array<{ runId: string; attempt: number; workerId: string | null; stalledMs: number }>
   /** Runs the dead processes held (claimed, not finished in the store) when they died. */
   heldByDead: number
   /** Of those, runs that were inside a handler per the ledger (a start without a finish). */
@@ -308,7 +330,20 @@ export function checkLedger(input: CheckInput): LedgerReport {
   }
 
   const explained: Duplicate[] = []
+  const stalled: Duplicate[] = []
   const unexplained: Duplicate[] = []
+  /** ms the worker's loop was stalled in the window in which a lease that ran out by `ended` had to be renewed (0 without stall data). */
+  const stalledBefore = (workerId: string | null, ended: number | null): number => {
+    if (!input.timing || !input.stalls || !workerId || ended === null) return 0
+    const from = ended - input.timing.leaseMs - input.timing.maintenanceMs * 1.2 - 1_000
+    let total = 0
+    for (const stall of input.stalls) {
+      if (stall.workerId !== workerId) continue
+      total += Math.max(0, Math.min(stall.at, ended) - Math.max(stall.at - stall.ms, from))
+    }
+    return total
+  }
+  const stallCovers = (ms: number) => input.timing !== undefined && ms >= input.timing.leaseMs - input.timing.heartbeatMs - 500
   const regressions: Regression[] = [...(input.observed ?? [])]
   let starts = 0
 
@@ -368,13 +403,27 @@ export function checkLedger(input: CheckInput): LedgerReport {
           // started (killed between claim and handler) ran nothing.
           if (earlierStart.attempt !== attempt) continue
           const death = deadWorkers.get(earlier.worker)
-          const duplicate: Duplicate = { runId, attempt: start.attempt, earlier, reason: '' }
+          const finish = finishes.find((entry) => entry.attempt === attempt && entry.worker === earlierStart.worker)
+          const timeline = {
+            claimed: record.startedAt.getTime(),
+            started: earlierStart.at,
+            finished: finish?.at ?? null,
+            ended: record.finishedAt?.getTime() ?? null,
+            next: start.at,
+          }
+          const duplicate: Duplicate = { runId, attempt: start.attempt, earlier, timeline, reason: '' }
           if (death && death.at >= earlierStart.at - 50) {
             duplicate.reason = `attempt ${attempt}'s process ${death.pid} died (${death.how}) ${earlier.finishedInHandler ? 'after its handler returned, before the completion was stored' : 'while its handler ran'}`
             explained.push(duplicate)
           } else {
-            duplicate.reason = `attempt ${attempt}'s lease ran out while its worker ${earlier.worker} was alive`
-            unexplained.push(duplicate)
+            const stalledMs = stalledBefore(record.workerId, timeline.ended)
+            if (stallCovers(stalledMs)) {
+              duplicate.reason = `attempt ${attempt}'s lease ran out while its worker ${earlier.worker} was alive but stalled for ${stalledMs} ms`
+              stalled.push(duplicate)
+            } else {
+              duplicate.reason = `attempt ${attempt}'s lease ran out while its worker ${earlier.worker} was alive${stalledMs ? ` (stalled ${stalledMs} ms)` : ''}`
+              unexplained.push(duplicate)
+            }
           }
           continue
         }
@@ -404,6 +453,7 @@ export function checkLedger(input: CheckInput): LedgerReport {
 
   // Runs held by dead processes, recovery times, and leases lost by live workers.
   const falseRescues: LedgerReport['falseRescues'] = []
+  const stalledRescues: LedgerReport['stalledRescues'] = []
   const recoveryMs: number[] = []
   let heldByDead = 0
   let inHandlerAtDeath = 0
@@ -413,7 +463,9 @@ export function checkLedger(input: CheckInput): LedgerReport {
       if (attempt.outcome !== 'lease_expired') continue
       const death = attempt.workerId ? deadWorkers.get(attempt.workerId) : undefined
       if (!death) {
-        falseRescues.push({ runId, attempt: attempt.attempt, workerId: attempt.workerId })
+        const stalledMs = stalledBefore(attempt.workerId, attempt.finishedAt?.getTime() ?? null)
+        if (stallCovers(stalledMs)) stalledRescues.push({ runId, attempt: attempt.attempt, workerId: attempt.workerId, stalledMs })
+        else falseRescues.push({ runId, attempt: attempt.attempt, workerId: attempt.workerId })
         continue
       }
       heldByDead++
@@ -431,8 +483,9 @@ export function checkLedger(input: CheckInput): LedgerReport {
     acknowledged: acknowledged.length,
     completed,
     lost,
-    duplicates: { explained, unexplained },
+    duplicates: { explained, stalled, unexplained },
     falseRescues,
+    stalledRescues,
     heldByDead,
     inHandlerAtDeath,
     regressions,
@@ -457,8 +510,8 @@ export function formatReport(title: string, report: LedgerReport, extra: Record<
   const lines = [
     `[${title}]`,
     `  acknowledged=${report.acknowledged} completed=${report.completed} starts=${report.starts}`,
-    `  lost=${report.lost.length} duplicates: explained=${report.duplicates.explained.length} unexplained=${report.duplicates.unexplained.length}`,
-    `  held by dead processes=${report.heldByDead} (in a handler at death: ${report.inHandlerAtDeath}) false rescues=${report.falseRescues.length} regressions=${report.regressions.length}`,
+    `  lost=${report.lost.length} duplicates: explained=${report.duplicates.explained.length} stalled=${report.duplicates.stalled.length} unexplained=${report.duplicates.unexplained.length}`,
+    `  held by dead processes=${report.heldByDead} (in a handler at death: ${report.inHandlerAtDeath}) false rescues=${report.falseRescues.length} (+${report.stalledRescues.length} under a stall) regressions=${report.regressions.length}`,
   ]
   if (report.recoveryMs.length) {
     lines.push(
@@ -470,6 +523,7 @@ export function formatReport(title: string, report: LedgerReport, extra: Record<
   if (report.lost.length) lines.push(`  lost sample: ${sample(report.lost)}`)
   if (report.duplicates.unexplained.length) lines.push(`  unexplained sample: ${sample(report.duplicates.unexplained)}`)
   if (report.falseRescues.length) lines.push(`  false rescue sample: ${sample(report.falseRescues)}`)
+  if (report.duplicates.stalled.length) lines.push(`  stalled-worker duplicate sample: ${sample(report.duplicates.stalled)}`)
   if (report.regressions.length) lines.push(`  regression sample: ${sample(report.regressions)}`)
   return lines.join('\n')
 }

@@ -105,10 +105,18 @@ export type ChildMessage =
   | { type: 'rescued'; pid: number; runId: string; attempt: number; status: string }
   | { type: 'enqueue.error'; pid: number; name: string; code: string | null; message: string }
   | { type: 'done'; pid: number; acked: number; errors: number }
-  /** The event loop did not turn for `ms` (a heartbeat late by as much). */
+  /** The event loop did not turn for `ms` (>= 500; a heartbeat late by as much). */
   | { type: 'stall'; pid: number; ms: number; at: number; ledgerMs: number }
-  /** At a clean stop: the longest event-loop stall and the slowest ledger append (with its fsync). */
-  | { type: 'stats'; pid: number; maxStallMs: number; maxLedgerMs: number; ledgerWrites: number }
+  /** At a clean stop: the longest event-loop stall, the slowest ledger append (with its fsync), store call timings. */
+  | {
+      type: 'stats'
+      pid: number
+      maxStallMs: number
+      maxLedgerMs: number
+      ledgerWrites: number
+      /** Per store method: calls, calls whose synchronous part took >= 500 ms, and the longest, in ms. */
+      storeSyncMs: Record<string, { calls: number; slow: number; max: number }>
+    }
 
 /** A small seeded PRNG (mulberry32), so a failing fault schedule can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {

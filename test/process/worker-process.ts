@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createErrand } from '../../src/index.js'
 import type { TaskContext } from '../../src/runtime/task.js'
+import type { StoreDriver } from '../../src/storage/driver.js'
 import { openStore } from '../support/stores.js'
 import { LedgerWriter } from './ledger.js'
 import { LEDGER_TASK, type ChildMessage, type JobPayload, type LedgerEntry, type WorkerProcessConfig } from './protocol.js'
@@ -41,7 +42,7 @@ function record(ctx: TaskContext, event: LedgerEntry['event'], outcome: string):
 }
 
 /**
- * Reports event-loop stalls of a second or more: a stalled loop sends no heartbeat, so a
+ * Reports event-loop stalls of half a second or more: a stalled loop sends no heartbeat, so a
  * lease lost by a live worker can be traced to the stall (and to how much of it the
  * ledger's own fsyncs took).
  */
@@ -52,7 +53,7 @@ setInterval(() => {
   const now = performance.now()
   const stall = now - lastTick - STALL_TICK_MS
   if (stall > maxStallMs) maxStallMs = stall
-  if (stall >= 1_000) say({ type: 'stall', pid, ms: Math.round(stall), at: Date.now(), ledgerMs: Math.round(ledgerMsSinceTick) })
+  if (stall >= 500) say({ type: 'stall', pid, ms: Math.round(stall), at: Date.now(), ledgerMs: Math.round(ledgerMsSinceTick) })
   lastTick = now
   ledgerMsSinceTick = 0
 }, STALL_TICK_MS).unref()
@@ -126,8 +127,35 @@ async function handler(payload: JobPayload, ctx: TaskContext): Promise<unknown> 
   }
 }
 
+/**
+ * The store, with the synchronous part of each call timed: SQLite does all its work (lock
+ * waits and fsyncs included) before the call returns its promise, blocking the event loop.
+ */
+const syncMs = new Map<string, { calls: number; slow: number; max: number }>()
+function timedStore(driver: StoreDriver): StoreDriver {
+  return new Proxy(driver, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        const started = performance.now()
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(target, args)
+        } finally {
+          const ms = performance.now() - started
+          const entry = syncMs.get(String(property)) ?? { calls: 0, slow: 0, max: 0 }
+          entry.calls++
+          if (ms >= 500) entry.slow++
+          entry.max = Math.max(entry.max, Math.round(ms))
+          syncMs.set(String(property), entry)
+        }
+      }
+    },
+  })
+}
+
 async function main(): Promise<void> {
-  const errand = createErrand({ store: openStore(config.store) })
+  const errand = createErrand({ store: timedStore(openStore(config.store)) })
   errand.task<JobPayload>(LEDGER_TASK, {}, handler)
   const worker = errand.worker({ ...config.worker, workerId })
   errand.on('worker.error', ({ error }) =>
@@ -148,7 +176,7 @@ async function main(): Promise<void> {
         const stopMs = Date.now() - started
         await errand.close()
         ledger.close()
-        say({ type: 'stats', pid, maxStallMs: Math.round(maxStallMs), maxLedgerMs: Math.round(maxLedgerMs), ledgerWrites })
+        say({ type: 'stats', pid, maxStallMs: Math.round(maxStallMs), maxLedgerMs: Math.round(maxLedgerMs), ledgerWrites, storeSyncMs: Object.fromEntries(syncMs) })
         say({ type: 'stopped', pid, stopMs })
         // A handler that ignored its abort may still hold a timer: the worker is done with it.
         process.exit(0)
