@@ -21,8 +21,8 @@ import { seededRandom, type ProducerProcessConfig, type WorkerProcessConfig } fr
 
 const WORKERS = 4
 const CONCURRENCY = 4
-const ENQUEUES = 2_000
-const TIMING = { leaseMs: 3_000, heartbeatMs: 500, maintenanceMs: 200 }
+const ENQUEUES = 1_200
+const TIMING = { leaseMs: 3_000, heartbeatMs: 500, maintenanceMs: 500 }
 
 function integrityCheck(spec: StoreSpec): string {
   if (spec.kind !== 'sqlite') return 'n/a'
@@ -141,7 +141,7 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
     const pool = new WorkerPool(processes, workerConfig(store.spec, ledgerDir), WORKERS)
     await pool.ready()
 
-    const ROUNDS = 5
+    const ROUNDS = 4
     const ackPaths: string[] = []
     const producers: Child[] = []
     const integrityPerRound: string[] = []
@@ -169,10 +169,10 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
       expect(producer.alive, producer.stderr).toBe(true)
       await producer.kill()
       // And a worker, in the middle of its claims, heartbeats and completions.
-      const { replacement } = await pool.kill(Math.floor(random() * WORKERS))
+      await pool.kill(Math.floor(random() * WORKERS))
       integrityPerRound.push(integrityCheck(store.spec))
-      await replacement.waitFor('ready')
     }
+    await pool.ready()
 
     await waitUntil('every run to be final', async () => !(await anyRunPending(parent)), {
       timeoutMs: 120_000,

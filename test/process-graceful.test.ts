@@ -157,8 +157,8 @@ describe.each(storeKinds())('process: graceful shutdown ($name)', (kind) => {
     const processes = (group = new ProcessGroup())
     const ledgerDir = dir.path
     const spec = store.spec
-    const ROUNDS = 4
-    const RUNS = 4_000
+    const ROUNDS = 3
+    const RUNS = 3_000
     const ids: string[] = []
     for (let i = 0; i < RUNS; i += 500) {
       const handles = await parent.enqueueMany(
