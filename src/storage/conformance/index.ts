@@ -9,6 +9,7 @@ import type { ConformanceStore, ConformanceStoreFactory, SuiteContext } from './
 import { finishSuite } from './finish.js'
 import { insertAndReadSuite } from './insert-and-read.js'
 import { maintenanceSuite } from './maintenance.js'
+import { schedulesSuite } from './schedules.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
 
@@ -44,5 +45,6 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     claimSuite(context)
     finishSuite(context)
     maintenanceSuite(context)
+    schedulesSuite(context)
   })
 }

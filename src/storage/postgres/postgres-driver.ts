@@ -19,14 +19,25 @@ import type {
   RunPruneParams,
   RunRecord,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
   StoreDriver,
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
 import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
 import { finishArrays, insertArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
+import { matchInserted } from './run-insert.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { PostgresSchedules } from './schedules.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
 import { PostgresStatements } from './statements.js'
 
@@ -66,6 +77,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly notifyEnabled: boolean
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
+  private readonly schedules: PostgresSchedules
   private migration: Promise<void> | null = null
   private closed = false
 
@@ -88,6 +100,17 @@ export class PostgresDriver implements StoreDriver {
     this.notifier = this.notifyEnabled
       ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
+    this.schedules = new PostgresSchedules(
+      {
+        pool: this.pool,
+        schema: this.schema,
+        ready: () => this.ready(),
+        rows: (text, values) => this.rows(text, values),
+        insertRuns: (client, runs, now) => this.insertOn(client, runs, now, false),
+        notifyRunsAvailable: () => this.notifyRunsAvailable(),
+      },
+      quoteIdent(this.schema),
+    )
   }
 
   /** Applies pending migrations once per driver; a failed attempt is retried on the next call. */
@@ -123,29 +146,12 @@ export class PostgresDriver implements StoreDriver {
     return this.insertOn(params.tx, params.runs, params.now, false)
   }
 
-  /**
-   * One statement inserts the batch (so it is atomic on its own); rows that hit the
-   * idempotency index are then read back. A row a concurrent transaction is inserting with
-   * the same key makes our insert wait for it; once it commits, the read sees it.
-   */
+  /** One statement inserts the batch (so it is atomic on its own); rows that hit a unique key are then read back. */
   private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
     const values = [...insertArrays(runs), now.toISOString()]
     if (this.notifyEnabled) values.push(RUNS_AVAILABLE_CHANNEL, this.schema)
-    const inserted = new Map(rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared)).map((row) => [row.id, row]))
-    const conflicted = runs.filter((run) => !inserted.has(run.id))
-    const existing = new Map<string, RunRow>()
-    const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
-    if (keyed.length > 0) {
-      const found = rowsOf<RunRow>(await this.exec(client, this.sql.findIdempotent, [keyed.map((run) => run.task), keyed.map((run) => run.idempotencyKey)], prepared))
-      for (const row of found) existing.set(keyOf(row.task, row.idempotency_key), row)
-    }
-    return runs.map((run) => {
-      const row = inserted.get(run.id)
-      if (row) return { run: runFromRow(row), created: true }
-      const other = run.idempotencyKey === null ? undefined : existing.get(keyOf(run.task, run.idempotencyKey))
-      if (!other) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-      return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
-    })
+    const inserted = rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared))
+    return matchInserted(runs, inserted, async (text: string, args: unknown[]) => rowsOf<RunRow>(await this.exec(client, text, args, prepared)), this.sql)
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -248,6 +254,38 @@ export class PostgresDriver implements StoreDriver {
     return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
   }
 
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
+  }
+
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */
   private async notifyRunsAvailable(): Promise<void> {
     if (!this.notifyEnabled) return
@@ -291,10 +329,6 @@ function statementName(text: string): string {
 
 function leaseKey(id: string, attempt: number): string {
   return `${id}#${attempt}`
-}
-
-function keyOf(task: string, key: string | null): string {
-  return `${task}\u0000${key ?? ''}`
 }
 
 function claimOrder(a: RunRecord, b: RunRecord): number {
