@@ -7,6 +7,7 @@ import type { ErrandInternals } from './internals.js'
 import type { RunHandle } from './run-handle.js'
 import { resolveSchedule, toPublicSchedule, type Schedule, type ScheduleOptions } from './schedule-spec.js'
 import { runOfSchedule, tickSchedules, type ScheduleTickSummary } from './schedule-ticker.js'
+import type { TaskDefinition } from './task.js'
 
 /** Managing recurring schedules: `errand.schedules`. */
 export interface SchedulesApi {
@@ -17,7 +18,7 @@ export interface SchedulesApi {
    * `InvalidOptionError`, `UnknownTaskError` or `ValidationError` (the payload against the
    * task's input schema); nothing is written then.
    */
-  upsert<TPayload = unknown>(options: ScheduleOptions<TPayload>): Promise<Schedule>
+  upsert<TInput = unknown>(options: ScheduleOptions<NoInfer<TInput>> & { task: string | TaskDefinition<string, TInput, any, any> }): Promise<Schedule>
   get(key: string): Promise<Schedule | null>
   /** Every schedule, by key. */
   list(): Promise<Schedule[]>
@@ -40,6 +41,7 @@ export interface SchedulesApi {
   tick(): Promise<ScheduleTickSummary>
 }
 
+/** Builds `errand.schedules` over an instance's internals. */
 export function createSchedulesApi(internals: ErrandInternals): SchedulesApi {
   const changed = () => internals.signals.emit('schedules')
   const find = async (key: string): Promise<ScheduleRecord> => {
