@@ -59,6 +59,30 @@ describe.each(storeKinds())('schedules run by workers on $name', (kind) => {
     expect(ticked).toContain('scheduled')
   })
 
+  it('a stored schedule that no longer reads is reported and left alone, without a busy loop; the others tick', async () => {
+    const fine = defineTask({ name: 'fine', run: async () => 'ok' })
+    t.errand.register({ fine })
+    await t.errand.schedules.upsert({ key: 'fine', task: 'fine', cron: '* * * * * *' })
+    // As if written by a version of errand that read this expression: bypass the checks.
+    const good = await t.errand.store.scheduleGet({ key: 'fine' })
+    await t.errand.store.scheduleUpsert({
+      schedule: { ...good!, key: 'broken', cron: 'not a cron', payloadJson: 'null', optionsJson: '{}', enabled: null, nextTickAt: new Date(0), fingerprint: 'x' },
+      now: new Date(),
+      onlyIfChanged: false,
+    })
+    const summary = await t.errand.schedules.tick()
+    expect(summary.errors.map((error) => error.message)).toEqual([expect.stringContaining('Schedule "broken" could not be ticked')])
+    const errors: string[] = []
+    t.errand.on('worker.error', ({ error }) => errors.push(error.message))
+    await t.errand.worker(fast).start()
+    await waitUntil(async () => (await t.errand.runs.list({ schedule: 'fine', status: 'completed' })).runs.length >= 2, 10_000, 'the fine schedule')
+    const passes = errors.length
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(errors.length - passes).toBeLessThanOrEqual(8) // about one pass per maintenanceInterval (300 ms), not hundreds
+    expect(errors.every((message) => message.includes('"broken"'))).toBe(true)
+    expect((await t.errand.schedules.get('broken'))?.nextTickAt).toEqual(new Date(0))
+  })
+
   it('a worker with scheduler: false does not tick', async () => {
     const never = defineTask({ name: 'never', run: async () => 'ran' })
     t.errand.register({ never })

@@ -3,6 +3,11 @@ import { tickSchedules } from './schedule-ticker.js'
 
 /** Spread, in ms, added to each wake-up so processes due at the same tick do not all contend at once. */
 const JITTER_MS = 25
+/**
+ * Wait, in ms, when a schedule is still due after a pass: another process holds it (it will
+ * advance it), or it became due during the pass. Short, but never a busy loop.
+ */
+const STILL_DUE_MS = 100
 
 /**
  * A worker's scheduler: runs a tick pass, then sleeps until the earliest next tick, at most
@@ -63,7 +68,11 @@ export class Scheduler {
     try {
       const summary = await tickSchedules(this.internals)
       for (const error of summary.errors) this.onError(error)
-      if (summary.nextTickAt) delay = summary.nextTickAt.getTime() - this.internals.clock.now().getTime()
+      // A schedule that cannot be planned stays due: look again at the usual pace, not at once.
+      if (summary.nextTickAt && summary.errors.length === 0) {
+        const until = summary.nextTickAt.getTime() - this.internals.clock.now().getTime()
+        delay = until > 0 ? until : STILL_DUE_MS
+      }
     } catch (error) {
       this.onError(error)
     }

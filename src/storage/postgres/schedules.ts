@@ -116,7 +116,8 @@ export class PostgresSchedules {
   async peek(): Promise<SchedulePeekResult> {
     await this.host.ready()
     const [row] = await this.host.rows<{ next_tick_at: Num | null; held: boolean }>(this.sql.peek, [])
-    return { nextTickAt: row?.next_tick_at == null ? null : new Date(Number(row.next_tick_at)), heldRuns: row?.held === true }
+    const next = row?.next_tick_at ?? null
+    return { nextTickAt: next === null ? null : new Date(Number(next)), heldRuns: row?.held === true }
   }
 
   /**
