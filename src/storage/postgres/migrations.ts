@@ -86,6 +86,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE UNIQUE INDEX runs_schedule_tick ON ${s}.runs (schedule_key, scheduled_for)
         WHERE schedule_key IS NOT NULL AND scheduled_for IS NOT NULL;
       CREATE INDEX runs_schedule ON ${s}.runs (schedule_key, id) WHERE schedule_key IS NOT NULL;
+      -- "Is a run of this schedule unfinished?" (overlap): only unfinished runs of schedules,
+      -- so neither a backlog of other runs nor a schedule's long history is walked.
+      CREATE INDEX runs_schedule_unfinished ON ${s}.runs (schedule_key)
+        WHERE schedule_key IS NOT NULL AND status IN ('scheduled', 'queued', 'running');
       -- Runs held back by overlap 'queue' (run_at = HELD_RUN_AT, written as a literal so the
       -- queries that repeat it can use this index). Usually empty.
       CREATE INDEX runs_held ON ${s}.runs (schedule_key, scheduled_for)
