@@ -13,7 +13,7 @@ export interface WorkerOptions {
   lease?: Duration
   /** How often leases are renewed. Default a third of `lease`. */
   heartbeatInterval?: Duration
-  /** How often to take back runs of dead workers and promote due runs. Default `'5s'`. */
+  /** How often to take back runs of dead workers and promote due runs, and the longest the scheduler sleeps. Default `'5s'`. */
   maintenanceInterval?: Duration
   /** Most runs taken in one claim. Default `concurrency`. */
   batchSize?: number
