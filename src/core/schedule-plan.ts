@@ -6,6 +6,7 @@
 import type { CronSchedule } from './cron.js'
 import { LATE_AFTER_MS, type Overlap, type ResolvedCatchUp } from './schedule.js'
 
+/** What the planner needs to know about one due schedule. */
 export interface TickPlanInput {
   cron: CronSchedule
   /** The schedule's next tick as stored; due, so at or before `now`. */
@@ -20,13 +21,16 @@ export interface TickPlanInput {
 /** `run`: a run due now; `hold`: a run that waits for the earlier ones (overlap `'queue'`); `skip`: no run. */
 export type TickDecision = 'run' | 'hold' | 'skip'
 
+/** One tick and what becomes of it. */
 export interface PlannedTick {
   at: Date
   decision: TickDecision
 }
 
+/** What became of a schedule's newest tick, as stored and shown by `schedules.get`. */
 export type TickOutcome = 'enqueued' | 'skipped' | 'missed'
 
+/** The planner's answer for one schedule at one pass. */
 export interface TickPlan {
   /** Ticks dealt with, oldest first. */
   ticks: PlannedTick[]

@@ -25,7 +25,9 @@ export type CatchUp = 'none' | 'latest' | { max: number; within?: Duration }
  */
 export type Overlap = 'allow' | 'skip' | 'queue'
 
+/** The catch-up policy of a schedule that names none: one run for the missed ticks, not a flood. */
 export const DEFAULT_CATCH_UP: CatchUp = 'latest'
+/** The overlap policy of a schedule that names none: every tick gets its run, as in classic cron. */
 export const DEFAULT_OVERLAP: Overlap = 'allow'
 
 /**

@@ -66,6 +66,7 @@ export interface NewSchedule {
   fingerprint: string
 }
 
+/** Params of {@link StoreDriver.scheduleUpsert}. */
 export interface ScheduleUpsertParams {
   schedule: NewSchedule
   now: Date
@@ -73,11 +74,13 @@ export interface ScheduleUpsertParams {
   onlyIfChanged: boolean
 }
 
+/** What an upsert did: `unchanged` when `onlyIfChanged` found the same fingerprint. */
 export interface ScheduleUpsertResult {
   schedule: ScheduleRecord
   outcome: 'created' | 'updated' | 'unchanged'
 }
 
+/** Params of {@link StoreDriver.scheduleSetEnabled}. */
 export interface ScheduleSetEnabledParams {
   key: string
   enabled: boolean
@@ -101,6 +104,7 @@ export interface ScheduleTickWrite {
   lastTick: { at: Date; outcome: TickOutcome } | null
 }
 
+/** Params of {@link StoreDriver.scheduleTickDue}; `W` is the runtime's own write type, handed back in the results. */
 export interface ScheduleTickDueParams<W extends ScheduleTickWrite> {
   now: Date
   limit: number
@@ -112,6 +116,7 @@ export interface ScheduleTickDueParams<W extends ScheduleTickWrite> {
   plan(schedule: DueSchedule): W | null
 }
 
+/** One schedule ticked by a pass: as it was read, what was written, and the runs. */
 export interface ScheduleTickResult<W extends ScheduleTickWrite> {
   schedule: DueSchedule
   write: W
@@ -119,6 +124,7 @@ export interface ScheduleTickResult<W extends ScheduleTickWrite> {
   runs: RunInsertResult[]
 }
 
+/** Result of {@link StoreDriver.schedulePeek}. */
 export interface SchedulePeekResult {
   /** The earliest next tick of an enabled schedule, or null. */
   nextTickAt: Date | null
@@ -126,6 +132,7 @@ export interface SchedulePeekResult {
   heldRuns: boolean
 }
 
+/** Params of {@link StoreDriver.scheduleReleaseHeld}: at most `limit` runs, one per schedule. */
 export interface ScheduleReleaseHeldParams {
   now: Date
   limit: number
