@@ -29,7 +29,9 @@ export {
   type EnqueueManyItem,
   type EnqueueAndWaitOptions,
   type RunResult,
+  type RunLogger,
 } from './runtime/task.js'
+export type { StepApi } from './runtime/steps.js'
 export type { RunHandle } from './runtime/run-handle.js'
 export type { RunsApi, RunListOptions, RunList } from './runtime/runs.js'
 export type { SchedulesApi } from './runtime/schedules.js'
@@ -44,7 +46,7 @@ export type { EnqueueOptions } from './core/run-options.js'
 export type { RetryOptions, Backoff } from './core/retry.js'
 export type { Duration } from './core/durations.js'
 export { parseDuration } from './core/durations.js'
-export type { Run, Attempt, AttemptOutcome, SerializedError } from './core/run.js'
+export type { Run, Attempt, AttemptOutcome, SerializedError, Step, RunLog, LogLevel } from './core/run.js'
 export { RUN_STATUSES, type RunStatus } from './core/run-state.js'
 export type { StoreDriver } from './storage/driver.js'
 export {
@@ -68,6 +70,7 @@ export {
   RunCancelledError,
   InvalidCronError,
   ScheduleNotFoundError,
+  DuplicateStepError,
   type ErrorCode,
   type ValidationIssue,
 } from './core/errors.js'

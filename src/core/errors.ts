@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'store_error'
   | 'invalid_cron'
   | 'schedule_not_found'
+  | 'duplicate_step'
 
 /** Base class of every error errand raises deliberately. */
 export class ErrandError extends Error {
@@ -199,5 +200,15 @@ export class InvalidCronError extends ErrandError {
 export class ScheduleNotFoundError extends ErrandError {
   constructor(key: string) {
     super('schedule_not_found', `Schedule "${key}" not found`)
+  }
+}
+
+/** A step name was used twice in one attempt; step names must be unique within a run. */
+export class DuplicateStepError extends ErrandError {
+  constructor(name: string) {
+    super(
+      'duplicate_step',
+      `Step "${name}" was used twice in one run: step names must be unique within a run (in a loop, use names like \`sync-\${id}\`)`,
+    )
   }
 }

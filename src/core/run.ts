@@ -82,3 +82,29 @@ export function serializeError(thrown: unknown): SerializedError {
   }
   return { name: 'NonErrorThrown', message }
 }
+
+/** A durable step of a run: its stored result, or a durable sleep and when it ends. */
+export interface Step {
+  runId: string
+  name: string
+  kind: 'run' | 'sleep'
+  /** The attempt that completed it. */
+  attempt: number
+  /** `step.run`'s result; null for a sleep. */
+  output: unknown
+  /** For a sleep: when it ends. */
+  wakeAt: Date | null
+  completedAt: Date
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/** A message a handler logged with `ctx.log`, kept with the run. */
+export interface RunLog {
+  runId: string
+  attempt: number
+  at: Date
+  level: LogLevel
+  message: string
+  data: unknown
+}

@@ -15,6 +15,10 @@ export interface ErrandEvents {
   'run.dead_lettered': { run: Run; error: SerializedError }
   /** A run was cancelled. */
   'run.cancelled': { run: Run; reason: string | null }
+  /** A handler reported progress with `ctx.progress`. */
+  'run.progress': { runId: string; progress: unknown }
+  /** A handler began a durable sleep; the run is `scheduled` until `wakeAt`. */
+  'run.sleeping': { run: Run; wakeAt: Date }
   /** A stopping worker gave a run back to the queue. */
   'run.released': { runId: string; attempt: number }
   /** Runs whose worker stopped renewing their lease were taken back. */

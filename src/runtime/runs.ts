@@ -1,6 +1,6 @@
 import { InvalidOptionError, InvalidTransitionError, RunNotFoundError } from '../core/errors.js'
 import type { Duration } from '../core/durations.js'
-import type { Attempt, Run } from '../core/run.js'
+import type { Attempt, Run, RunLog, Step } from '../core/run.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
 import { announce, createRunHandle } from './enqueue.js'
 import { newRunId } from './ids.js'
@@ -40,6 +40,10 @@ export interface RunsApi {
   wait(id: string, options?: { timeout?: Duration }): Promise<Run>
   /** Every attempt, oldest first, the one in progress included. */
   attempts(id: string): Promise<Attempt[]>
+  /** The run's completed durable steps, in the order they completed. */
+  steps(id: string): Promise<Step[]>
+  /** What the handler logged with `ctx.log`, oldest first; the newest `limit` (default 1000). */
+  logs(id: string, options?: { limit?: number }): Promise<RunLog[]>
 }
 
 export function createRunsApi(internals: ErrandInternals): RunsApi {
@@ -63,6 +67,16 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
     async attempts(id) {
       await internals.ready()
       return internals.driver.attemptList({ runId: id })
+    },
+    async steps(id) {
+      await internals.ready()
+      return internals.driver.stepList({ runId: id })
+    },
+    async logs(id, options = {}) {
+      const limit = options.limit ?? 1000
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidOptionError('limit must be a whole number from 1 to 10000')
+      await internals.ready()
+      return internals.driver.logList({ runId: id, limit })
     },
   }
 }

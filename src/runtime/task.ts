@@ -6,6 +6,7 @@ import { resolveRunSpec } from '../core/run-options.js'
 import type { Run } from '../core/run.js'
 import type { RunHandle } from './run-handle.js'
 import { checkScheduleOptions, type TaskSchedule } from './schedule-spec.js'
+import type { StepApi } from './steps.js'
 
 type MaybePromise<T> = T | Promise<T>
 type InferIn<S, Fallback> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Fallback
@@ -22,6 +23,20 @@ export interface TaskContext<TPayload = unknown> {
   signal: AbortSignal
   /** The run as it was claimed for this attempt. */
   run: Readonly<Run<TPayload>>
+  /** Durable steps: `step.run(name, fn)` and `step.sleep(name, duration)`. */
+  step: StepApi
+  /** Messages kept with the run (`ctx.log('...')`, `ctx.log.warn('...', data)`), listed by `runs.logs(id)`. */
+  log: RunLogger
+  /** Stores a progress value (any JSON) with the run, visible through `runs.get` and the `run.progress` event. */
+  progress(value: unknown): Promise<void>
+}
+
+/** `ctx.log`: call it for an info message, or use a level. `data` is any JSON. */
+export type RunLogger = ((message: string, data?: unknown) => void) & {
+  debug(message: string, data?: unknown): void
+  info(message: string, data?: unknown): void
+  warn(message: string, data?: unknown): void
+  error(message: string, data?: unknown): void
 }
 
 export type TaskHandler<TPayload, TResult> = (payload: TPayload, ctx: TaskContext<TPayload>) => MaybePromise<TResult>

@@ -10,7 +10,7 @@
  * (rescued, cancelled): the driver reports it and changes nothing.
  */
 import type { RetryPolicy } from '../core/retry.js'
-import type { Attempt, Run, SerializedError } from '../core/run.js'
+import type { Attempt, LogLevel, Run, RunLog, SerializedError, Step } from '../core/run.js'
 import type { RunStatus } from '../core/run-state.js'
 import type {
   ScheduleReleaseHeldParams,
@@ -114,6 +114,8 @@ export type AttemptResult = Lease & { workerId: string } & (
     | { outcome: 'dead_lettered'; error: SerializedError }
     /** Shut down before finishing: back to `queued`, and the attempt does not use up the budget. */
     | { outcome: 'released'; error: SerializedError }
+    /** A durable sleep: back to `scheduled` until `runAt`, without using up the budget. */
+    | { outcome: 'sleep'; runAt: Date }
   )
 
 export interface RunFinishManyParams {
@@ -153,6 +155,34 @@ export interface RescuedRun {
 export interface RunPruneParams {
   /** Final runs that finished before this are deleted. */
   finishedBefore: Date
+  limit: number
+}
+
+export interface StepSaveParams {
+  runId: string
+  /** Fence: saved only while this attempt holds the run. */
+  attempt: number
+  name: string
+  kind: Step['kind']
+  outputJson: string
+  wakeAt: Date | null
+  now: Date
+}
+
+export interface RunProgressSetParams {
+  id: string
+  /** Fence: set only while this attempt holds the run. */
+  attempt: number
+  progressJson: string
+  now: Date
+}
+
+export interface LogAppendParams {
+  entries: Array<{ runId: string; attempt: number; at: Date; level: LogLevel; message: string; dataJson: string }>
+}
+
+export interface LogListParams {
+  runId: string
   limit: number
 }
 
@@ -217,4 +247,17 @@ export interface StoreDriver {
    * oldest held run becomes `queued`, due now. Returns the released runs.
    */
   scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>>
+  /** A run's completed steps, in the order they completed. */
+  stepList(params: { runId: string }): Promise<Step[]>
+  /**
+   * Stores a completed step, fenced on the attempt. False when the attempt no longer holds
+   * the run, or a step of that name is already stored (the first result stands).
+   */
+  stepSave(params: StepSaveParams): Promise<boolean>
+  /** Sets a running run's progress, fenced on the attempt. False when the lease is lost. */
+  runProgressSet(params: RunProgressSetParams): Promise<boolean>
+  /** Appends handler log messages. */
+  logAppend(params: LogAppendParams): Promise<void>
+  /** A run's log messages, oldest first, at most `limit` (the newest ones). */
+  logList(params: LogListParams): Promise<RunLog[]>
 }

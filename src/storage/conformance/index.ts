@@ -10,6 +10,7 @@ import { finishSuite } from './finish.js'
 import { insertAndReadSuite } from './insert-and-read.js'
 import { maintenanceSuite } from './maintenance.js'
 import { schedulesSuite } from './schedules.js'
+import { stepsSuite } from './steps.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
 
@@ -46,5 +47,6 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     finishSuite(context)
     maintenanceSuite(context)
     schedulesSuite(context)
+    stepsSuite(context)
   })
 }

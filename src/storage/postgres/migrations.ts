@@ -71,8 +71,35 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
-  // Version 2 (steps and logs) comes from another line of work; the runner applies whatever
-  // versions are missing, in this order, so a database may hold 3 before 2.
+  {
+    version: 2,
+    name: 'steps, logs',
+    sql: (s) => `
+      CREATE TABLE ${s}.steps (
+        run_id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('run', 'sleep')),
+        attempt integer NOT NULL,
+        output jsonb,
+        wake_at timestamptz,
+        completed_at timestamptz NOT NULL,
+        -- Completion order: several steps may complete within one millisecond.
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (run_id, name)
+      );
+
+      CREATE TABLE ${s}.logs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id text COLLATE "C" NOT NULL,
+        attempt integer NOT NULL,
+        at timestamptz NOT NULL,
+        level text NOT NULL,
+        message text NOT NULL,
+        data jsonb
+      );
+      CREATE INDEX logs_run ON ${s}.logs (run_id, id);
+    `,
+  },
   {
     version: 3,
     name: 'schedules',

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
-import type { Attempt } from '../../core/run.js'
+import type { Attempt, RunLog, Step } from '../../core/run.js'
 import type {
   AttemptResult,
-  NewRun,
+  LogAppendParams,
+  LogListParams,
   RescuedRun,
   RunCancelParams,
   RunCancelResult,
@@ -18,6 +19,7 @@ import type {
   RunPromoteDueParams,
   RunPruneParams,
   RunRecord,
+  RunProgressSetParams,
   RunRescueExpiredParams,
   ScheduleRecord,
   ScheduleReleaseHeldParams,
@@ -28,18 +30,21 @@ import type {
   ScheduleTickWrite,
   ScheduleUpsertParams,
   ScheduleUpsertResult,
+  StepSaveParams,
   StoreDriver,
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
-import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
-import { finishArrays, insertArrays } from './params.js'
+import { notificationPayload, RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { PlannerStatsBootstrap } from './planner-stats.js'
+import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
-import { matchInserted } from './run-insert.js'
+import { insertRuns, type InsertStatements } from './run-insert.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { PostgresSchedules } from './schedules.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
 import { PostgresStatements } from './statements.js'
+import { PostgresSteps } from './steps.js'
 
 /** Where the store connects: a connection string (the store owns its pool) or your own pool (left open on close). */
 export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined }
@@ -75,9 +80,13 @@ export class PostgresDriver implements StoreDriver {
   private readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly notifyEnabled: boolean
+  /** Tags this driver's NOTIFYs, so its own listener can skip them. */
+  private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
   private readonly schedules: PostgresSchedules
+  private readonly plannerStats: PlannerStatsBootstrap
+  private readonly steps: PostgresSteps
   private migration: Promise<void> | null = null
   private closed = false
 
@@ -97,8 +106,9 @@ export class PostgresDriver implements StoreDriver {
     }
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.notifier = this.notifyEnabled
-      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
+      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
     this.schedules = new PostgresSchedules(
       {
@@ -106,11 +116,13 @@ export class PostgresDriver implements StoreDriver {
         schema: this.schema,
         ready: () => this.ready(),
         rows: (text, values) => this.rows(text, values),
-        insertRuns: (client, runs, now) => this.insertOn(client, runs, now, false),
+        // Inside the tick's own transaction; no sender, so this process's workers hear the NOTIFY too.
+        insertRuns: (client, runs, now) => insertRuns(client, this.insertStatements(false), runs, now),
         notifyRunsAvailable: () => this.notifyRunsAvailable(),
       },
       quoteIdent(this.schema),
     )
+    this.plannerStats = new PlannerStatsBootstrap(this.pool, this.schema, quoteIdent(this.schema), onError)
   }
 
   /** Applies pending migrations once per driver; a failed attempt is retried on the next call. */
@@ -138,20 +150,30 @@ export class PostgresDriver implements StoreDriver {
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
     if (params.runs.length === 0) return []
     await this.ready()
-    if (params.tx === undefined || params.tx === null) return this.insertOn(this.pool, params.runs, params.now, true)
+    if (params.tx === undefined || params.tx === null) {
+      const results = await insertRuns(this.pool, this.insertStatements(true), params.runs, params.now)
+      this.plannerStats.noteInserted(results.filter((result) => result.created).length)
+      return results
+    }
     if (!isQueryable(params.tx)) {
       throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
     }
     // The caller's transaction: no BEGIN/COMMIT of ours; the runs exist iff it commits.
-    return this.insertOn(params.tx, params.runs, params.now, false)
+    return insertRuns(params.tx, this.insertStatements(false), params.runs, params.now)
   }
 
-  /** One statement inserts the batch (so it is atomic on its own); rows that hit a unique key are then read back. */
-  private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
-    const values = [...insertArrays(runs), now.toISOString()]
-    if (this.notifyEnabled) values.push(RUNS_AVAILABLE_CHANNEL, this.schema)
-    const inserted = rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared))
-    return matchInserted(runs, inserted, async (text: string, args: unknown[]) => rowsOf<RunRow>(await this.exec(client, text, args, prepared)), this.sql)
+  /**
+   * How the insert statements are sent. On our own pool: named (prepared), and the NOTIFY
+   * names this driver as sender. On a caller's transaction handle: plain text (it may not
+   * be node-postgres), and no sender, since our own workers must be woken by the commit too.
+   */
+  private insertStatements(ownPool: boolean): InsertStatements {
+    const notify = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, ownPool ? this.sender : null)] : []
+    return {
+      insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], ownPool),
+      findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, ownPool),
+      findScheduledTicks: (client, values) => this.exec(client, this.sql.findScheduledTicks, values, ownPool),
+    }
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -286,10 +308,35 @@ export class PostgresDriver implements StoreDriver {
     return this.schedules.releaseHeld(params)
   }
 
+  async stepList(params: { runId: string }): Promise<Step[]> {
+    await this.ready()
+    return this.steps.stepList(params.runId)
+  }
+
+  async stepSave(params: StepSaveParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.stepSave(params)
+  }
+
+  async runProgressSet(params: RunProgressSetParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.runProgressSet(params)
+  }
+
+  async logAppend(params: LogAppendParams): Promise<void> {
+    await this.ready()
+    return this.steps.logAppend(params)
+  }
+
+  async logList(params: LogListParams): Promise<RunLog[]> {
+    await this.ready()
+    return this.steps.logList(params)
+  }
+
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */
   private async notifyRunsAvailable(): Promise<void> {
     if (!this.notifyEnabled) return
-    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, this.schema]).catch(() => {})
+    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, this.sender)]).catch(() => {})
   }
 
   private async ready(): Promise<void> {

@@ -10,7 +10,8 @@ import { fromJsonbText } from './json-column.js'
  * otherwise parse jsonb and timestamptz itself) or a caller's transaction handle from some
  * other library did, and wrapped values (see json-column.ts) are unwrapped in one place.
  */
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
+/** A timestamptz column as epoch milliseconds (float8: exact for millisecond times, and read as a JS number). */
+export const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 
 /** The select list of a runs row under table alias `a`, in the shape {@link runFromRow} reads. */
 export function runColumns(a: string): string {

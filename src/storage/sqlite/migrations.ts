@@ -67,8 +67,33 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
-  // Version 2 (steps and logs) comes from another line of work; the runner applies whatever
-  // versions are missing, in this order, so a database may hold 3 before 2.
+  {
+    version: 2,
+    name: 'steps, logs',
+    sql: `
+      CREATE TABLE errand_steps (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        output TEXT,
+        wake_at INTEGER,
+        completed_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, name)
+      ) STRICT;
+
+      CREATE TABLE errand_logs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT
+      ) STRICT;
+      CREATE INDEX errand_logs_run ON errand_logs (run_id, id);
+    `,
+  },
   {
     version: 3,
     name: 'schedules',

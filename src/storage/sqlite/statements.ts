@@ -17,6 +17,7 @@ export class SqliteStatements {
   readonly finishRetry: Database.Statement
   readonly finishDeadLettered: Database.Statement
   readonly finishReleased: Database.Statement
+  readonly finishSleep: Database.Statement
   readonly insertAttempt: Database.Statement
   readonly cancel: Database.Statement
   readonly promoteDue: Database.Statement
@@ -69,6 +70,10 @@ export class SqliteStatements {
     // must only grow, because it is the fencing token.
     this.finishReleased = db.prepare(`
       UPDATE errand_runs SET status = 'queued', error = @error, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    // A durable sleep is not a failure: like a release, it gives the attempt back.
+    this.finishSleep = db.prepare(`
+      UPDATE errand_runs SET status = 'scheduled', run_at = @runAt, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
       WHERE ${FENCE} RETURNING locked_at`)
     this.insertAttempt = db.prepare(`
       INSERT OR REPLACE INTO errand_attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
