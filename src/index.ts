@@ -34,6 +34,10 @@ export {
 export type { StepApi } from './runtime/steps.js'
 export type { RunHandle } from './runtime/run-handle.js'
 export type { RunsApi, RunListOptions, RunList } from './runtime/runs.js'
+export type { SchedulesApi } from './runtime/schedules.js'
+export type { Schedule, ScheduleOptions, ScheduleRunOptions, TaskSchedule } from './runtime/schedule-spec.js'
+export type { ScheduleTickSummary } from './runtime/schedule-ticker.js'
+export type { CatchUp, Overlap } from './core/schedule.js'
 export { Worker } from './runtime/worker.js'
 export type { WorkerOptions } from './runtime/worker-options.js'
 export type { ErrandEvents, ErrandEventName } from './runtime/events.js'
@@ -64,6 +68,8 @@ export {
   StoreClosedError,
   RunFailedError,
   RunCancelledError,
+  InvalidCronError,
+  ScheduleNotFoundError,
   DuplicateStepError,
   type ErrorCode,
   type ValidationIssue,

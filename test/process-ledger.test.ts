@@ -23,6 +23,8 @@ function run(id: string, status: Run['status'], attempt: number, completedAt: nu
     attempt,
     maxAttempts: 5,
     priority: 0,
+    scheduleKey: null,
+    scheduledFor: null,
     queue: null,
     concurrencyKey: null,
     idempotencyKey: null,

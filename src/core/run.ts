@@ -45,6 +45,10 @@ export interface Run<TPayload = unknown, TOutput = unknown> {
   /** The worker holding it, while running. */
   lockedBy: string | null
   leaseExpiresAt: Date | null
+  /** The schedule that made it (a tick or a manual trigger); null for runs enqueued directly. */
+  scheduleKey: string | null
+  /** The tick it was made for (for a trigger, the time of the trigger); null for runs enqueued directly. */
+  scheduledFor: Date | null
 }
 
 /** How an attempt ended. `running` is the attempt in progress. */

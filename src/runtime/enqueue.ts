@@ -24,10 +24,12 @@ export interface EnqueueRequest {
  * transaction. Nothing is written if any request is invalid.
  */
 export async function enqueueRuns(internals: ErrandInternals, requests: EnqueueRequest[], tx?: unknown): Promise<RunHandle[]> {
+  // Ready first: `delay` counts from when the run can be stored, not from before the
+  // migrations that the first use of a store applies (they can take longer than the delay).
+  await internals.ready()
   const now = internals.clock.now()
   const runs: NewRun[] = []
   for (const request of requests) runs.push(await prepareRun(internals, request, now))
-  await internals.ready()
   const results = await internals.driver.runInsertMany({ runs, now, tx })
   announce(internals, results, now)
   return results.map((result) => createRunHandle(internals, result))

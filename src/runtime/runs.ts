@@ -14,6 +14,8 @@ export interface RunListOptions {
   task?: string
   status?: RunStatus | RunStatus[]
   queue?: string
+  /** Only runs made by the schedule with this key (its ticks and triggers). */
+  schedule?: string
   /** 1 to 1000. Default 50. */
   limit?: number
   /** `nextCursor` of the previous page. */
@@ -86,7 +88,7 @@ function listParams(options: RunListOptions) {
   for (const value of status ?? []) {
     if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"; one of ${RUN_STATUSES.join(', ')}`)
   }
-  return { task: options.task, queue: options.queue, status, limit, cursor: options.cursor }
+  return { task: options.task, queue: options.queue, schedule: options.schedule, status, limit, cursor: options.cursor }
 }
 
 export async function cancelRun(internals: ErrandInternals, id: string, reason?: string): Promise<Run> {

@@ -10,6 +10,7 @@ import { newWorkerId } from './ids.js'
 import type { ErrandInternals } from './internals.js'
 import { LogBuffer } from './log-buffer.js'
 import { Maintenance } from './maintenance.js'
+import { Scheduler } from './scheduler.js'
 import { toPublicRun } from './public-run.js'
 import type { AnyTaskDefinition } from './task.js'
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
@@ -36,6 +37,7 @@ export class Worker {
   private readonly batcher: CompletionBatcher
   private readonly services: AttemptServices
   private readonly maintenance: Maintenance
+  private readonly scheduler: Scheduler | null
   private tasks: AnyTaskDefinition[] = []
   private busy = 0
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle'
@@ -63,6 +65,7 @@ export class Worker {
     this.batcher = new CompletionBatcher(internals.driver, internals.clock, (error) => this.reportError(error))
     this.services = { internals, logs: new LogBuffer(internals.driver, (error) => this.reportError(error)) }
     this.maintenance = new Maintenance(internals, this.options, (error) => this.reportError(error), () => this.fetchSoon())
+    this.scheduler = this.options.scheduler ? new Scheduler(internals, this.options.maintenanceMs, (error) => this.reportError(error)) : null
   }
 
   /** Runs executing now. */
@@ -73,7 +76,8 @@ export class Worker {
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new ErrandError('invalid_option', `Worker ${this.id} was already started`)
     this.tasks = this.resolveTasks()
-    await this.internals.ready()
+    // Declared schedules are synced before anything runs: a bad declaration fails the start.
+    await this.internals.readyStrict()
     this.state = 'running'
     this.internals.signals.on('wake', this.onWake)
     this.internals.signals.on('cancelled', this.onCancelled)
@@ -84,6 +88,7 @@ export class Worker {
     }, this.options.heartbeatMs)
     this.heartbeatTimer.unref()
     this.maintenance.start()
+    this.scheduler?.start()
     this.schedulePoll()
     this.fetchSoon()
   }
@@ -99,6 +104,7 @@ export class Worker {
     }
     const graceMs = parseDuration(options.timeout ?? '30s')
     this.state = 'stopping'
+    await this.scheduler?.stop()
     this.clearTimer('pollTimer')
     this.clearTimer('wakeTimer')
     this.internals.signals.off('wake', this.onWake)
@@ -222,6 +228,8 @@ export class Worker {
     if (!result) return
     const applied = await this.batcher.submit(result).catch(() => false)
     if (applied) this.announce(entry.run, result, settlement, Date.now() - startedAt)
+    // A run of a schedule ended: a run held behind it (overlap 'queue') may go now.
+    if (applied && entry.run.scheduleKey !== null) this.scheduler?.poke()
   }
 
   /** Turns a settlement into the write to make, or null when there is nothing to write. */

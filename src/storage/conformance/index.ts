@@ -9,6 +9,7 @@ import type { ConformanceStore, ConformanceStoreFactory, SuiteContext } from './
 import { finishSuite } from './finish.js'
 import { insertAndReadSuite } from './insert-and-read.js'
 import { maintenanceSuite } from './maintenance.js'
+import { schedulesSuite } from './schedules.js'
 import { stepsSuite } from './steps.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
@@ -45,6 +46,7 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     claimSuite(context)
     finishSuite(context)
     maintenanceSuite(context)
+    schedulesSuite(context)
     stepsSuite(context)
   })
 }

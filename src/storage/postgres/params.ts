@@ -25,6 +25,8 @@ export function insertArrays(runs: NewRun[]): unknown[] {
     runs.map((run) => run.runAt.toISOString()),
     runs.map((run) => run.replayOf),
     runs.map((run) => run.replayReason),
+    runs.map((run) => run.scheduleKey ?? null),
+    runs.map((run) => run.scheduledFor?.toISOString() ?? null),
   ]
 }
 

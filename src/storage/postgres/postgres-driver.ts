@@ -21,6 +21,15 @@ import type {
   RunRecord,
   RunProgressSetParams,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
   StepSaveParams,
   StoreDriver,
 } from '../driver.js'
@@ -32,6 +41,7 @@ import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryabl
 import { insertRuns, type InsertStatements } from './run-insert.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { PostgresSchedules } from './schedules.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
 import { PostgresStatements } from './statements.js'
 import { PostgresSteps } from './steps.js'
@@ -74,6 +84,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
+  private readonly schedules: PostgresSchedules
   private readonly plannerStats: PlannerStatsBootstrap
   private readonly steps: PostgresSteps
   private migration: Promise<void> | null = null
@@ -99,6 +110,18 @@ export class PostgresDriver implements StoreDriver {
     this.notifier = this.notifyEnabled
       ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
+    this.schedules = new PostgresSchedules(
+      {
+        pool: this.pool,
+        schema: this.schema,
+        ready: () => this.ready(),
+        rows: (text, values) => this.rows(text, values),
+        // Inside the tick's own transaction; no sender, so this process's workers hear the NOTIFY too.
+        insertRuns: (client, runs, now) => insertRuns(client, this.insertStatements(false), runs, now),
+        notifyRunsAvailable: () => this.notifyRunsAvailable(),
+      },
+      quoteIdent(this.schema),
+    )
     this.plannerStats = new PlannerStatsBootstrap(this.pool, this.schema, quoteIdent(this.schema), onError)
   }
 
@@ -149,6 +172,7 @@ export class PostgresDriver implements StoreDriver {
     return {
       insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], ownPool),
       findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, ownPool),
+      findScheduledTicks: (client, values) => this.exec(client, this.sql.findScheduledTicks, values, ownPool),
     }
   }
 
@@ -250,6 +274,38 @@ export class PostgresDriver implements StoreDriver {
   async attemptList(params: { runId: string }): Promise<Attempt[]> {
     await this.ready()
     return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
+  }
+
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
   }
 
   async stepList(params: { runId: string }): Promise<Step[]> {

@@ -45,6 +45,8 @@ export function runColumns(a: string): string {
     `${a}.replay_of`,
     `${a}.replay_reason`,
     `${a}.cancel_reason`,
+    `${a}.schedule_key`,
+    `${ms(`${a}.scheduled_for`)} AS scheduled_for`,
   ].join(', ')
 }
 
@@ -87,6 +89,8 @@ export interface RunRow {
   replay_of: string | null
   replay_reason: string | null
   cancel_reason: string | null
+  schedule_key: string | null
+  scheduled_for: NumOrNull
 }
 
 export interface AttemptRow {
@@ -131,6 +135,8 @@ export function runFromRow(row: RunRow): RunRecord {
     timeoutMs: toNumber(row.timeout_ms),
     lockedBy: row.locked_by,
     leaseExpiresAt: toDate(row.lease_expires_at),
+    scheduleKey: row.schedule_key,
+    scheduledFor: toDate(row.scheduled_for),
     retryPolicy: fromJsonbText(row.retry_policy) as RetryPolicy,
   }
 }

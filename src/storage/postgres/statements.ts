@@ -24,6 +24,7 @@ const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id =
 export class PostgresStatements {
   readonly insertRuns: string
   readonly findIdempotent: string
+  readonly findScheduledTicks: string
   readonly getRun: string
   readonly claim: string
   readonly heartbeat: string
@@ -46,14 +47,17 @@ export class PostgresStatements {
     const insert = `
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::text[],
-          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::timestamptz[], $16::text[], $17::text[])
+          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::timestamptz[], $16::text[], $17::text[],
+          $18::text[], $19::timestamptz[])
           WITH ORDINALITY AS i(id, task, status, payload, max_attempts, priority, queue, concurrency_key, idempotency_key,
-            job_key, flags, metadata, retry_policy, timeout_ms, run_at, replay_of, replay_reason, ord)
+            job_key, flags, metadata, retry_policy, timeout_ms, run_at, replay_of, replay_reason, schedule_key, scheduled_for, ord)
       ), ins AS (
         INSERT INTO ${s}.runs AS r (id, task, status, payload, max_attempts, priority, queue, concurrency_key, idempotency_key,
-          job_key, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at, replay_of, replay_reason)
+          job_key, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at, replay_of, replay_reason,
+          schedule_key, scheduled_for)
         SELECT id, task, status, payload::jsonb, max_attempts, priority, queue, concurrency_key, idempotency_key,
-          job_key, flags::jsonb, metadata::jsonb, retry_policy::jsonb, timeout_ms, run_at, $18, $18, replay_of, replay_reason
+          job_key, flags::jsonb, metadata::jsonb, retry_policy::jsonb, timeout_ms, run_at, $20, $20, replay_of, replay_reason,
+          schedule_key, scheduled_for
         FROM input ORDER BY task, idempotency_key, ord
         ON CONFLICT DO NOTHING
         RETURNING ${runColumns('r')}
@@ -63,7 +67,7 @@ export class PostgresStatements {
     // transaction the notification is delivered when, and only if, it commits.
     this.insertRuns = notifyOnInsert
       ? `${insert}, notified AS (
-          SELECT pg_notify($19, $20) FROM (SELECT 1 FROM ins WHERE ins.status = 'queued' LIMIT 1) AS due
+          SELECT pg_notify($21, $22) FROM (SELECT 1 FROM ins WHERE ins.status = 'queued' LIMIT 1) AS due
         )
         SELECT ins.* FROM ins CROSS JOIN (SELECT count(*) FROM notified) AS n`
       : `${insert} SELECT * FROM ins`
@@ -71,6 +75,10 @@ export class PostgresStatements {
       SELECT ${runColumns('r')} FROM ${s}.runs r
       JOIN unnest($1::text[], $2::text[]) AS k(task, key) ON r.task = k.task AND r.idempotency_key = k.key
       WHERE r.idempotency_key IS NOT NULL`
+    this.findScheduledTicks = `
+      SELECT ${runColumns('r')} FROM ${s}.runs r
+      JOIN unnest($1::text[], $2::timestamptz[]) AS k(schedule_key, scheduled_for)
+        ON r.schedule_key = k.schedule_key AND r.scheduled_for = k.scheduled_for`
     this.getRun = `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE r.id = $1`
     // The CTE locks the chosen rows once (the planner cannot re-run it per row, as it may an
     // IN-subquery), and SKIP LOCKED lets concurrent claimers take disjoint rows without waiting.

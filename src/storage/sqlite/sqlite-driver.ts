@@ -24,6 +24,15 @@ import type {
   RunRecord,
   RunProgressSetParams,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
   StepSaveParams,
   StoreDriver,
 } from '../driver.js'
@@ -32,6 +41,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js'
 import {
   attemptFromRow,
   currentAttemptOf,
+  insertValues,
   logFromRow,
   runFromRow,
   stepFromRow,
@@ -40,6 +50,7 @@ import {
   type RunRow,
   type StepRow,
 } from './rows.js'
+import { SqliteSchedules } from './schedules.js'
 import { SqliteStatements } from './statements.js'
 import { SqliteStepStatements } from './step-statements.js'
 
@@ -73,6 +84,7 @@ export class SqliteDriver implements StoreDriver {
   readonly path: string
   private readonly db: Database.Database
   private readonly sql: SqliteStatements
+  private readonly schedules: SqliteSchedules
   private readonly steps: SqliteStepStatements
   private migrated = false
   private closed = false
@@ -86,6 +98,12 @@ export class SqliteDriver implements StoreDriver {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
+    this.schedules = new SqliteSchedules({
+      db: this.db,
+      write: (fn) => this.write(fn),
+      read: (fn) => (this.assertOpen(), fn()),
+      insertRun: (run, now) => this.insertOne(run, now),
+    })
     this.steps = new SqliteStepStatements(this.db)
   }
 
@@ -127,8 +145,10 @@ export class SqliteDriver implements StoreDriver {
     const inserted = this.sql.insertRun.get(insertValues(run, now)) as RunRow | undefined
     if (inserted) return { run: runFromRow(inserted), created: true }
     const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
-    if (!existing) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-    return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    if (existing) return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    const tick = run.scheduleKey && run.scheduledFor ? (this.sql.getByScheduledTick.get(run.scheduleKey, run.scheduledFor.getTime()) as RunRow | undefined) : undefined
+    if (tick) return { run: runFromRow(tick), created: false, reason: 'scheduled_tick' }
+    throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key or schedule tick matches`)
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -143,6 +163,7 @@ export class SqliteDriver implements StoreDriver {
     const values: unknown[] = []
     if (params.task !== undefined) (where.push('task = ?'), values.push(params.task))
     if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
+    if (params.schedule !== undefined) (where.push('schedule_key = ?'), values.push(params.schedule))
     if (params.status?.length) (where.push(`status IN (${params.status.map(() => '?').join(', ')})`), values.push(...params.status))
     if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
     const sql = `SELECT * FROM errand_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
@@ -267,6 +288,38 @@ export class SqliteDriver implements StoreDriver {
     return attempts
   }
 
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  async scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  async scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  async schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
+  }
+
   async stepList(params: { runId: string }): Promise<Step[]> {
     this.assertOpen()
     return (this.steps.listSteps.all(params.runId) as StepRow[]).map(stepFromRow)
@@ -335,27 +388,4 @@ function isBusy(error: unknown): boolean {
 
 function claimOrder(a: RunRecord, b: RunRecord): number {
   return a.priority - b.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
-
-function insertValues(run: NewRun, now: number): Record<string, unknown> {
-  return {
-    id: run.id,
-    task: run.task,
-    status: run.status,
-    payload: run.payloadJson,
-    maxAttempts: run.maxAttempts,
-    priority: run.priority,
-    queue: run.queue,
-    concurrencyKey: run.concurrencyKey,
-    idempotencyKey: run.idempotencyKey,
-    jobKey: run.jobKey,
-    flags: JSON.stringify(run.flags),
-    metadata: run.metadataJson,
-    retryPolicy: JSON.stringify(run.retryPolicy),
-    timeoutMs: run.timeoutMs,
-    runAt: run.runAt.getTime(),
-    now,
-    replayOf: run.replayOf,
-    replayReason: run.replayReason,
-  }
 }
