@@ -3,7 +3,9 @@
  * runs while the test SIGKILLs a random worker (one with runs inside a handler) several
  * times and starts a fresh one in its place. The ledger checker then proves: no
  * acknowledged run lost, no unexplained duplicate, explained duplicates bounded by what
- * the killed workers held, no state regression, every run completed.
+ * the killed workers held, no state regression, every run completed. A lease lost by a
+ * live worker whose event loop was stalled about as long as the lease (a loaded machine) is
+ * reported apart as `stalled`; any other lease lost by a live worker fails the test.
  *
  * Short by default (2,000 runs of 20-100 ms, 5 kills); ERRAND_LONG_TESTS=1 runs 10,000 runs
  * of 50-500 ms with a kill about every 5 s. ERRAND_SEED replays a payload and victim choice.
