@@ -29,8 +29,15 @@ const tasks = errand.register({
     input: z.object({ accountId: z.string() }),
     retry: { attempts: 4, backoff: 'fixed', initialDelay: '200ms', jitter: false },
     run: async (p, ctx) => {
-      if (ctx.attempt < 3) throw new Error(`provider timed out syncing ${p.accountId} (attempt ${ctx.attempt})`)
-      return { synced: 42, calls: ++calls }
+      const account = await ctx.step.run('load-account', async () => ({ id: p.accountId, plan: 'pro' }))
+      ctx.log(`syncing ${account.id} on attempt ${ctx.attempt}`)
+      await ctx.progress(ctx.attempt / 3)
+      if (ctx.attempt < 3) {
+        ctx.log.warn('provider is slow', { latencyMs: 4_800 + ctx.attempt })
+        throw new Error(`provider timed out syncing ${p.accountId} (attempt ${ctx.attempt})`)
+      }
+      const synced = await ctx.step.run('push-changes', async () => ({ records: 42 }))
+      return { synced: synced.records, calls: ++calls }
     },
   }),
   deliverWebhook: defineTask({
@@ -105,7 +112,7 @@ const shoot = async (name: string, hash: string, options: { width?: number; heig
 }
 await shoot('overview', '#/', { height: 860 })
 await shoot('runs', '#/runs', { height: 820 })
-await shoot('run', `#/runs/${retried.id}`, { height: 1100, full: true })
+await shoot('run', `#/runs/${retried.id}`, { height: 1400, full: true })
 await shoot('run-dead-dark', `#/runs/${gone.id}`, { colorScheme: 'dark', height: 900 })
 await shoot('replay-dialog', '#/runs?task=deliver-webhook&status=dead_lettered', {
   height: 700,

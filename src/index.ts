@@ -29,13 +29,19 @@ export {
   type EnqueueManyItem,
   type EnqueueAndWaitOptions,
   type RunResult,
+  type RunLogger,
 } from './runtime/task.js'
+export type { StepApi } from './runtime/steps.js'
 export type { RunHandle } from './runtime/run-handle.js'
 export type { RunsApi, RunListOptions, RunList, RunFilter } from './runtime/runs.js'
 export type { RunCounts, StatusCounts, RunActivity, RunActivityOptions, ActivityBucket } from './runtime/insights.js'
 export type { BulkOptions, BulkResult } from './runtime/bulk.js'
 export type { RunChangeListener } from './runtime/run-watch.js'
 export type { RunChange } from './storage/driver.js'
+export type { SchedulesApi } from './runtime/schedules.js'
+export type { Schedule, ScheduleOptions, ScheduleRunOptions, TaskSchedule } from './runtime/schedule-spec.js'
+export type { ScheduleTickSummary } from './runtime/schedule-ticker.js'
+export type { CatchUp, Overlap } from './core/schedule.js'
 export { Worker } from './runtime/worker.js'
 export type { WorkerOptions } from './runtime/worker-options.js'
 export type { ErrandEvents, ErrandEventName } from './runtime/events.js'
@@ -44,7 +50,7 @@ export type { EnqueueOptions } from './core/run-options.js'
 export type { RetryOptions, RetryPolicy, Backoff } from './core/retry.js'
 export type { Duration } from './core/durations.js'
 export { parseDuration } from './core/durations.js'
-export type { Run, Attempt, AttemptOutcome, SerializedError } from './core/run.js'
+export type { Run, Attempt, AttemptOutcome, SerializedError, Step, RunLog, LogLevel } from './core/run.js'
 export { RUN_STATUSES, type RunStatus } from './core/run-state.js'
 export type { StoreDriver } from './storage/driver.js'
 export {
@@ -66,6 +72,9 @@ export {
   StoreClosedError,
   RunFailedError,
   RunCancelledError,
+  InvalidCronError,
+  ScheduleNotFoundError,
+  DuplicateStepError,
   type ErrorCode,
   type ValidationIssue,
 } from './core/errors.js'

@@ -7,11 +7,21 @@ import { storeKinds } from './support/stores.js'
 
 const greet = defineTask({ name: 'greet', input: z.object({ name: z.string() }), maxAttempts: 1, run: async (p) => `hello ${p.name}` })
 const fail = defineTask({ name: 'fail', maxAttempts: 1, run: async () => { throw new Error('boom') } })
+const stepped = defineTask({
+  name: 'stepped',
+  maxAttempts: 1,
+  run: async (_payload: unknown, ctx) => {
+    const fetched = await ctx.step.run('fetch', async () => ({ rows: 3 }))
+    ctx.log('fetched <rows>', fetched)
+    await ctx.progress(0.5)
+    return fetched.rows
+  },
+})
 const fast = { pollInterval: '50ms', maintenanceInterval: '100ms' } as const
 const missing = '00000000-0000-7000-8000-000000000000'
 
 function register(errand: Errand) {
-  errand.register({ greet, fail })
+  errand.register({ greet, fail, stepped })
 }
 
 describe.each(storeKinds())('HTTP API on $name', (kind) => {
@@ -20,7 +30,7 @@ describe.each(storeKinds())('HTTP API on $name', (kind) => {
   it('lists tasks', async () => {
     const answer = await t.call('GET', '/api/tasks')
     expect(answer.status).toBe(200)
-    expect(answer.body.tasks.map((task: { name: string }) => task.name)).toEqual(['fail', 'greet'])
+    expect(answer.body.tasks.map((task: { name: string }) => task.name)).toEqual(['fail', 'greet', 'stepped'])
     expect(answer.body.tasks[1]).toMatchObject({ name: 'greet', maxAttempts: 1, validatesInput: true })
   })
 
@@ -73,8 +83,12 @@ describe.each(storeKinds())('HTTP API on $name', (kind) => {
     expect(detail.status).toBe(200)
     expect(detail.body.run).toMatchObject({ id: run.id, payload: { x: '<b>' } })
     expect(detail.body.attempts).toMatchObject([{ attempt: 1, outcome: 'failed', error: { message: 'boom' } }])
-    expect(detail.body.steps === null || Array.isArray(detail.body.steps)).toBe(true)
-    expect(detail.body.logs === null || Array.isArray(detail.body.logs)).toBe(true)
+    expect(detail.body).toMatchObject({ steps: [], logs: [] })
+    const withSteps = (await t.call('POST', '/api/tasks/stepped/runs', { payload: null })).body.run
+    expect((await t.call('GET', `/api/runs/${withSteps.id}/wait?timeout=10s`)).body.run).toMatchObject({ status: 'completed', progress: 0.5, output: 3 })
+    const stepped = await t.call('GET', `/api/runs/${withSteps.id}`)
+    expect(stepped.body.steps).toMatchObject([{ name: 'fetch', kind: 'run', output: { rows: 3 } }])
+    expect(stepped.body.logs).toMatchObject([{ level: 'info', message: 'fetched <rows>', data: { rows: 3 } }])
     expect((await t.call('GET', `/api/runs/${missing}`)).status).toBe(404)
     expect((await t.call('GET', `/api/runs/${missing}`)).body.error.code).toBe('run_not_found')
   })

@@ -95,7 +95,8 @@ function facts(run) {
     run.cancelReason ? ['Cancel reason', run.cancelReason] : null,
     run.lockedBy ? ['Worker', run.lockedBy] : null,
     run.leaseExpiresAt ? ['Lease until', time(run.leaseExpiresAt)] : null,
-    run.metadata?.schedule ? ['Schedule', String(run.metadata.schedule)] : null,
+    run.scheduleKey ? ['Schedule', h('a', { href: `#/runs?schedule=${encodeURIComponent(run.scheduleKey)}` }, run.scheduleKey)] : null,
+    run.scheduledFor ? ['Tick', time(run.scheduledFor)] : null,
   ].filter(Boolean)
   return h('dl', { class: 'facts' }, items.map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))))
 }

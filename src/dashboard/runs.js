@@ -5,7 +5,7 @@ import { h, replace } from './dom.js'
 import { absolute, ACTIVE, FINAL, relative, shortId, STATUSES, statusLabel } from './format.js'
 
 const LIMIT = 50
-const FILTERS = ['task', 'status', 'queue', 'createdFrom', 'createdBefore']
+const FILTERS = ['task', 'status', 'queue', 'schedule', 'createdFrom', 'createdBefore']
 
 export function renderRuns(main, params) {
   const filter = Object.fromEntries(FILTERS.map((key) => [key, params.get(key) ?? '']))
@@ -65,6 +65,8 @@ export function renderRuns(main, params) {
 function matches(run, filter) {
   if (filter.task && run.task !== filter.task) return false
   if (filter.queue && run.queue !== filter.queue) return false
+  // The change feed does not carry the schedule: new runs of a schedule show on the next load.
+  if (filter.schedule) return false
   if (filter.status && !filter.status.split(',').includes(run.status)) return false
   if (filter.createdFrom && new Date(run.createdAt) < new Date(filter.createdFrom)) return false
   if (filter.createdBefore && new Date(run.createdAt) >= new Date(filter.createdBefore)) return false
@@ -131,6 +133,7 @@ function filterForm(filter) {
     if (tasks.value) next.set('task', tasks.value)
     if (status.value) next.set('status', status.value)
     if (queue.value.trim()) next.set('queue', queue.value.trim())
+    if (filter.schedule) next.set('schedule', filter.schedule)
     if (from.value) next.set('createdFrom', new Date(from.value).toISOString())
     if (before.value) next.set('createdBefore', new Date(before.value).toISOString())
     location.hash = `#/runs${next.size ? `?${next}` : ''}`

@@ -1,4 +1,4 @@
-import { parseDuration, RunCancelledError, RunFailedError, WaitTimeoutError, type Errand, type RunsApi } from '../index.js'
+import { parseDuration, RunCancelledError, RunFailedError, WaitTimeoutError, type Errand } from '../index.js'
 import { HttpError } from './errors.js'
 import { json, type RouteContext, type RouteSpec } from './route.js'
 import {
@@ -19,12 +19,6 @@ import {
 
 const MAX_WAIT_MS = 60_000
 const error = (description: string) => ({ description, schema: ErrorSchema })
-
-/** Durable steps and run logs, where the runtime offers them (they arrive with durable steps). */
-type RunsWithSteps = RunsApi & {
-  steps?: (id: string) => Promise<unknown[]>
-  logs?: (id: string, options?: { limit?: number }) => Promise<unknown[]>
-}
 
 async function runOrThrow(errand: Errand, id: string) {
   const run = await errand.runs.get(id)
@@ -71,13 +65,8 @@ export const runRoutes: RouteSpec[] = [
     params: RunIdParamsSchema,
     responses: { 200: { description: 'The run', schema: RunDetailSchema }, 404: error('No such run') },
     async handle({ errand, params }) {
-      const runs = errand.runs as RunsWithSteps
       const run = await runOrThrow(errand, params.id)
-      const [attempts, steps, logs] = await Promise.all([
-        errand.runs.attempts(run.id),
-        runs.steps ? runs.steps(run.id) : null,
-        runs.logs ? runs.logs(run.id, { limit: 1_000 }) : null,
-      ])
+      const [attempts, steps, logs] = await Promise.all([errand.runs.attempts(run.id), errand.runs.steps(run.id), errand.runs.logs(run.id, { limit: 1_000 })])
       return json({ run, attempts, steps, logs })
     },
   },

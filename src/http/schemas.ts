@@ -46,6 +46,7 @@ export const RunFilterSchema = z
     task: TaskName.optional(),
     status: z.union([RunStatusSchema, z.array(RunStatusSchema).min(1)]).optional(),
     queue: QueueName.optional(),
+    schedule: z.string().min(1).max(200).optional(),
     createdFrom: IsoTime.optional(),
     createdBefore: IsoTime.optional(),
   })
@@ -64,6 +65,7 @@ export const RunListQuerySchema = z
     task: TaskName.optional(),
     status: StatusList.optional(),
     queue: QueueName.optional(),
+    schedule: z.string().min(1).max(200).optional().describe("Runs made by the schedule with this key"),
     createdFrom: IsoTime.optional(),
     createdBefore: IsoTime.optional(),
     limit: z.coerce.number().int().min(1).max(1_000).optional().describe('Default 50'),
@@ -112,6 +114,8 @@ export const RunSchema = z.object({
   replayOf: z.string().nullable(),
   replayReason: z.string().nullable(),
   cancelReason: z.string().nullable(),
+  scheduleKey: z.string().nullable().describe('The schedule that made it, if any'),
+  scheduledFor: Time.nullable().describe('The schedule tick it ran for'),
 })
 export const AttemptSchema = z.object({
   runId: z.string(),
@@ -125,8 +129,8 @@ export const AttemptSchema = z.object({
 export const RunDetailSchema = z.object({
   run: RunSchema,
   attempts: z.array(AttemptSchema),
-  steps: z.array(z.record(z.string(), z.unknown())).nullable().describe('Durable steps; null when this errand has none'),
-  logs: z.array(z.record(z.string(), z.unknown())).nullable().describe('Messages logged by the handler; null when this errand keeps none'),
+  steps: z.array(z.record(z.string(), z.unknown())).describe('Durable steps, in the order they completed'),
+  logs: z.array(z.record(z.string(), z.unknown())).describe('Messages logged by the handler, oldest first (the newest 1000)'),
 })
 export const RunListSchema = z.object({ runs: z.array(RunSchema), nextCursor: z.string().nullable() })
 export const BulkResultSchema = z.object({ ids: z.array(z.string()), skipped: z.number(), more: z.boolean() })

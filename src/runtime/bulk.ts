@@ -27,9 +27,9 @@ const ACTIVE: RunStatus[] = ['scheduled', 'queued', 'running']
 const FINAL: RunStatus[] = ['completed', 'cancelled', 'dead_lettered']
 
 function checkBulk(filter: RunFilter, options: BulkOptions, allowed: RunStatus[], what: string) {
-  const { task, queue, status, createdFrom, createdBefore } = filter ?? {}
-  if (task === undefined && queue === undefined && status === undefined && createdFrom === undefined && createdBefore === undefined) {
-    throw new InvalidOptionError(`${what} needs a filter (task, status, queue or a creation range); it never acts on every run`)
+  const { task, queue, status, schedule, createdFrom, createdBefore } = filter ?? {}
+  if ([task, queue, status, schedule, createdFrom, createdBefore].every((value) => value === undefined)) {
+    throw new InvalidOptionError(`${what} needs a filter (task, status, queue, schedule or a creation range); it never acts on every run`)
   }
   const max = options.max ?? 1_000
   if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new InvalidOptionError('max must be a whole number from 1 to 10000')

@@ -10,8 +10,11 @@ export interface RunHandle<TOutput = unknown> {
   status: RunStatus
   /** False when an existing run was returned instead of a new one. */
   created: boolean
-  /** Why an existing run was returned (`'idempotent'`: its idempotency key was taken). */
-  reason: 'idempotent' | null
+  /**
+   * Why an existing run was returned: `'idempotent'`, its idempotency key was taken;
+   * `'scheduled_tick'`, its schedule already has a run for that tick.
+   */
+  reason: 'idempotent' | 'scheduled_tick' | null
   /** The run as it stood right after enqueue. */
   run: Run<unknown, TOutput>
   /** The run as it is now. */

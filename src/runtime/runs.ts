@@ -1,6 +1,6 @@
 import { InvalidOptionError, InvalidTransitionError, RunNotFoundError } from '../core/errors.js'
 import { parseDuration, type Duration } from '../core/durations.js'
-import type { Attempt, Run } from '../core/run.js'
+import type { Attempt, Run, RunLog, Step } from '../core/run.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
 import type { NewRun, RunRecord } from '../storage/driver.js'
 import { cancelMany, replayMany, type BulkOptions, type BulkResult } from './bulk.js'
@@ -18,6 +18,8 @@ export interface RunFilter {
   task?: string
   status?: RunStatus | RunStatus[]
   queue?: string
+  /** Only runs made by the schedule with this key (its ticks and triggers). */
+  schedule?: string
   /** Runs created at or after this time (a Date or an ISO 8601 string). */
   createdFrom?: Date | string
   /** Runs created before this time (a Date or an ISO 8601 string). */
@@ -50,6 +52,10 @@ export interface RunsApi {
   wait(id: string, options?: { timeout?: Duration }): Promise<Run>
   /** Every attempt, oldest first, the one in progress included. */
   attempts(id: string): Promise<Attempt[]>
+  /** The run's completed durable steps, in the order they completed. */
+  steps(id: string): Promise<Step[]>
+  /** What the handler logged with `ctx.log`, oldest first; the newest `limit` (default 1000). */
+  logs(id: string, options?: { limit?: number }): Promise<RunLog[]>
   /** Counts by status, per task and per queue, from counters the store maintains (no table scan). */
   counts(): Promise<RunCounts>
   /** Runs that ended per time bucket over a recent window (default the last hour, per minute). */
@@ -90,6 +96,16 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
       await internals.ready()
       return internals.driver.attemptList({ runId: id })
     },
+    async steps(id) {
+      await internals.ready()
+      return internals.driver.stepList({ runId: id })
+    },
+    async logs(id, options = {}) {
+      const limit = options.limit ?? 1000
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidOptionError('limit must be a whole number from 1 to 10000')
+      await internals.ready()
+      return internals.driver.logList({ runId: id, limit })
+    },
     counts: () => countRuns(internals),
     activity: (options) => runActivity(internals, options),
     cancelMany: (filter, options) => cancelMany(internals, filter, options),
@@ -124,7 +140,7 @@ export function listParams(options: RunListOptions) {
   }
   const createdFrom = dateOption(options.createdFrom, 'createdFrom')
   const createdBefore = dateOption(options.createdBefore, 'createdBefore')
-  return { task: options.task, queue: options.queue, status, limit, cursor: options.cursor, createdFrom, createdBefore }
+  return { task: options.task, queue: options.queue, schedule: options.schedule, status, limit, cursor: options.cursor, createdFrom, createdBefore }
 }
 
 function dateOption(value: Date | string | undefined, name: string): Date | undefined {

@@ -13,7 +13,7 @@ export interface WorkerOptions {
   lease?: Duration
   /** How often leases are renewed. Default a third of `lease`. */
   heartbeatInterval?: Duration
-  /** How often to take back runs of dead workers and promote due runs. Default `'5s'`. */
+  /** How often to take back runs of dead workers and promote due runs, and the longest the scheduler sleeps. Default `'5s'`. */
   maintenanceInterval?: Duration
   /** Most runs taken in one claim. Default `concurrency`. */
   batchSize?: number
@@ -21,6 +21,12 @@ export interface WorkerOptions {
   retention?: Duration | false
   /** Names this worker in leases and attempts. Default `<pid>-<random>`. */
   workerId?: string
+  /**
+   * Whether this worker also ticks schedules (enqueues the runs of due ticks). Any number of
+   * workers may: each tick gets one run. It sleeps until the next tick, at most
+   * `maintenanceInterval`. Default `true`.
+   */
+  scheduler?: boolean
 }
 
 export interface ResolvedWorkerOptions {
@@ -33,6 +39,7 @@ export interface ResolvedWorkerOptions {
   batchSize: number
   retentionMs: number | null
   workerId: string | null
+  scheduler: boolean
 }
 
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
@@ -55,6 +62,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     batchSize: wholeNumber(options.batchSize ?? concurrency, 'batchSize'),
     retentionMs: options.retention === false ? null : parseDuration(options.retention ?? '7d'),
     workerId: options.workerId ?? null,
+    scheduler: options.scheduler ?? true,
   }
 }
 

@@ -10,6 +10,8 @@ import { finishSuite } from './finish.js'
 import { insertAndReadSuite } from './insert-and-read.js'
 import { insightsSuite } from './insights.js'
 import { maintenanceSuite } from './maintenance.js'
+import { schedulesSuite } from './schedules.js'
+import { stepsSuite } from './steps.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
 
@@ -45,6 +47,8 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     claimSuite(context)
     finishSuite(context)
     maintenanceSuite(context)
+    schedulesSuite(context)
+    stepsSuite(context)
     insightsSuite(context)
   })
 }

@@ -25,6 +25,8 @@ export function insertArrays(runs: NewRun[]): unknown[] {
     runs.map((run) => run.runAt.toISOString()),
     runs.map((run) => run.replayOf),
     runs.map((run) => run.replayReason),
+    runs.map((run) => run.scheduleKey ?? null),
+    runs.map((run) => run.scheduledFor?.toISOString() ?? null),
   ]
 }
 
@@ -36,7 +38,14 @@ export function finishArrays(results: AttemptResult[], now: Date): unknown[] {
     results.map((result) => result.outcome),
     results.map((result) => result.workerId),
     results.map((result) => (result.outcome === 'completed' ? toJsonbText(result.outputJson) : null)),
-    results.map((result) => (result.outcome === 'completed' ? null : toJsonbText(JSON.stringify(result.error)))),
-    results.map((result) => (result.outcome === 'retry' ? new Date(now.getTime() + result.delayMs).toISOString() : null)),
+    results.map((result) => ('error' in result ? toJsonbText(JSON.stringify(result.error)) : null)),
+    results.map((result) => nextRunAt(result, now)),
   ]
+}
+
+/** When a finished attempt's run is due again: after a retry's delay, or at a durable sleep's end. */
+function nextRunAt(result: AttemptResult, now: Date): string | null {
+  if (result.outcome === 'retry') return new Date(now.getTime() + result.delayMs).toISOString()
+  if (result.outcome === 'sleep') return result.runAt.toISOString()
+  return null
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
-import type { Attempt } from '../../core/run.js'
+import type { Attempt, RunLog, Step } from '../../core/run.js'
 import type {
   RunActivityBucket,
   RunActivityParams,
@@ -11,7 +11,8 @@ import type {
 } from '../driver.js'
 import type {
   AttemptResult,
-  NewRun,
+  LogAppendParams,
+  LogListParams,
   RescuedRun,
   RunCancelParams,
   RunCancelResult,
@@ -25,18 +26,33 @@ import type {
   RunPromoteDueParams,
   RunPruneParams,
   RunRecord,
+  RunProgressSetParams,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
+  StepSaveParams,
   StoreDriver,
 } from '../driver.js'
 import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
-import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
-import { finishArrays, insertArrays } from './params.js'
+import { notificationPayload, RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { PlannerStatsBootstrap } from './planner-stats.js'
+import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
+import { insertRuns, type InsertStatements } from './run-insert.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { PostgresSchedules } from './schedules.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
 import { PostgresStatements } from './statements.js'
+import { PostgresSteps } from './steps.js'
 
 /** Where the store connects: a connection string (the store owns its pool) or your own pool (left open on close). */
 export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined }
@@ -72,8 +88,13 @@ export class PostgresDriver implements StoreDriver {
   private readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly notifyEnabled: boolean
+  /** Tags this driver's NOTIFYs, so its own listener can skip them. */
+  private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly notifier: RunsAvailableNotifier | null
+  private readonly schedules: PostgresSchedules
+  private readonly plannerStats: PlannerStatsBootstrap
+  private readonly steps: PostgresSteps
   private readonly insights: PostgresInsights
   private migration: Promise<void> | null = null
   private closed = false
@@ -94,10 +115,24 @@ export class PostgresDriver implements StoreDriver {
     }
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
     this.notifier = this.notifyEnabled
-      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
+      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
+    this.schedules = new PostgresSchedules(
+      {
+        pool: this.pool,
+        schema: this.schema,
+        ready: () => this.ready(),
+        rows: (text, values) => this.rows(text, values),
+        // Inside the tick's own transaction; no sender, so this process's workers hear the NOTIFY too.
+        insertRuns: (client, runs, now) => insertRuns(client, this.insertStatements(false), runs, now),
+        notifyRunsAvailable: () => this.notifyRunsAvailable(),
+      },
+      quoteIdent(this.schema),
+    )
+    this.plannerStats = new PlannerStatsBootstrap(this.pool, this.schema, quoteIdent(this.schema), onError)
   }
 
   /** Applies pending migrations once per driver; a failed attempt is retried on the next call. */
@@ -125,37 +160,30 @@ export class PostgresDriver implements StoreDriver {
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
     if (params.runs.length === 0) return []
     await this.ready()
-    if (params.tx === undefined || params.tx === null) return this.insertOn(this.pool, params.runs, params.now, true)
+    if (params.tx === undefined || params.tx === null) {
+      const results = await insertRuns(this.pool, this.insertStatements(true), params.runs, params.now)
+      this.plannerStats.noteInserted(results.filter((result) => result.created).length)
+      return results
+    }
     if (!isQueryable(params.tx)) {
       throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
     }
     // The caller's transaction: no BEGIN/COMMIT of ours; the runs exist iff it commits.
-    return this.insertOn(params.tx, params.runs, params.now, false)
+    return insertRuns(params.tx, this.insertStatements(false), params.runs, params.now)
   }
 
   /**
-   * One statement inserts the batch (so it is atomic on its own); rows that hit the
-   * idempotency index are then read back. A row a concurrent transaction is inserting with
-   * the same key makes our insert wait for it; once it commits, the read sees it.
+   * How the insert statements are sent. On our own pool: named (prepared), and the NOTIFY
+   * names this driver as sender. On a caller's transaction handle: plain text (it may not
+   * be node-postgres), and no sender, since our own workers must be woken by the commit too.
    */
-  private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
-    const values = [...insertArrays(runs), now.toISOString()]
-    if (this.notifyEnabled) values.push(RUNS_AVAILABLE_CHANNEL, this.schema)
-    const inserted = new Map(rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared)).map((row) => [row.id, row]))
-    const conflicted = runs.filter((run) => !inserted.has(run.id))
-    const existing = new Map<string, RunRow>()
-    const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
-    if (keyed.length > 0) {
-      const found = rowsOf<RunRow>(await this.exec(client, this.sql.findIdempotent, [keyed.map((run) => run.task), keyed.map((run) => run.idempotencyKey)], prepared))
-      for (const row of found) existing.set(keyOf(row.task, row.idempotency_key), row)
+  private insertStatements(ownPool: boolean): InsertStatements {
+    const notify = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, ownPool ? this.sender : null)] : []
+    return {
+      insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], ownPool),
+      findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, ownPool),
+      findScheduledTicks: (client, values) => this.exec(client, this.sql.findScheduledTicks, values, ownPool),
     }
-    return runs.map((run) => {
-      const row = inserted.get(run.id)
-      if (row) return { run: runFromRow(row), created: true }
-      const other = run.idempotencyKey === null ? undefined : existing.get(keyOf(run.task, run.idempotencyKey))
-      if (!other) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-      return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
-    })
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -258,6 +286,63 @@ export class PostgresDriver implements StoreDriver {
     return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
   }
 
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
+  }
+
+  async stepList(params: { runId: string }): Promise<Step[]> {
+    await this.ready()
+    return this.steps.stepList(params.runId)
+  }
+
+  async stepSave(params: StepSaveParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.stepSave(params)
+  }
+
+  async runProgressSet(params: RunProgressSetParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.runProgressSet(params)
+  }
+
+  async logAppend(params: LogAppendParams): Promise<void> {
+    await this.ready()
+    return this.steps.logAppend(params)
+  }
+
+  async logList(params: LogListParams): Promise<RunLog[]> {
+    await this.ready()
+    return this.steps.logList(params)
+  }
+
   async runCountByStatus(): Promise<RunCountRow[]> {
     await this.ready()
     return this.insights.countByStatus()
@@ -276,7 +361,7 @@ export class PostgresDriver implements StoreDriver {
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */
   private async notifyRunsAvailable(): Promise<void> {
     if (!this.notifyEnabled) return
-    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, this.schema]).catch(() => {})
+    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, this.sender)]).catch(() => {})
   }
 
   private async ready(): Promise<void> {
@@ -316,10 +401,6 @@ function statementName(text: string): string {
 
 function leaseKey(id: string, attempt: number): string {
   return `${id}#${attempt}`
-}
-
-function keyOf(task: string, key: string | null): string {
-  return `${task}\u0000${key ?? ''}`
 }
 
 function claimOrder(a: RunRecord, b: RunRecord): number {

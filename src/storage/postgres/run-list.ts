@@ -7,9 +7,9 @@ type RowQuery = (text: string, values: unknown[]) => Promise<RunRow[]>
 /**
  * One page of runs, newest first. Ids are UUIDv7 in the C collation, so `id DESC` is
  * creation order and the cursor (the last id of the previous page) is a plain `id <`
- * bound, served by the primary key or the (task, id) / (status, id) / (queue, id) indexes,
- * and the (task, status, id) / (queue, status, id) ones of migration 5. Only the filters
- * given appear in the statement; every value is bound.
+ * bound, served by the primary key or the (task, id) / (status, id) / (queue, id) /
+ * (schedule_key, id) indexes, and the (task, status, id) / (queue, status, id) ones of
+ * migration 5. Only the filters given appear in the statement; every value is bound.
  */
 export async function listRuns(query: RowQuery, s: string, params: RunListParams): Promise<RunListResult> {
   const values: unknown[] = []
@@ -23,6 +23,7 @@ export async function listRuns(query: RowQuery, s: string, params: RunListParams
     const where: string[] = []
     if (params.task !== undefined) where.push(`r.task = ${bind(params.task)}`)
     if (params.queue !== undefined) where.push(`r.queue = ${bind(params.queue)}`)
+    if (params.schedule !== undefined) where.push(`r.schedule_key = ${bind(params.schedule)}`)
     if (status !== null) where.push(`r.status = ${bind(status)}`)
     if (params.cursor !== undefined) where.push(`r.id < ${bind(decodeCursor(params.cursor))}`)
     // The id bound lets an index serve the range; created_at keeps it exact.

@@ -1,8 +1,8 @@
 import { fromStoredJson } from '../../core/json.js'
-import type { Attempt, AttemptOutcome, SerializedError } from '../../core/run.js'
+import type { Attempt, AttemptOutcome, LogLevel, RunLog, SerializedError, Step } from '../../core/run.js'
 import type { RunStatus } from '../../core/run-state.js'
 import type { RetryPolicy } from '../../core/retry.js'
-import type { RunRecord } from '../driver.js'
+import type { NewRun, RunRecord } from '../driver.js'
 
 /** A row of `errand_runs` as better-sqlite3 returns it. */
 export interface RunRow {
@@ -35,6 +35,8 @@ export interface RunRow {
   replay_of: string | null
   replay_reason: string | null
   cancel_reason: string | null
+  schedule_key: string | null
+  scheduled_for: number | null
 }
 
 export interface AttemptRow {
@@ -78,6 +80,8 @@ export function runFromRow(row: RunRow): RunRecord {
     timeoutMs: row.timeout_ms,
     lockedBy: row.locked_by,
     leaseExpiresAt: toDate(row.lease_expires_at),
+    scheduleKey: row.schedule_key,
+    scheduledFor: toDate(row.scheduled_for),
     retryPolicy: JSON.parse(row.retry_policy) as RetryPolicy,
   }
 }
@@ -105,5 +109,73 @@ export function currentAttemptOf(row: RunRow): Attempt | null {
     finishedAt: null,
     outcome: 'running',
     error: null,
+  }
+}
+
+/** The named parameters of the insert statement for one new run. */
+export function insertValues(run: NewRun, now: number): Record<string, unknown> {
+  return {
+    id: run.id,
+    task: run.task,
+    status: run.status,
+    payload: run.payloadJson,
+    maxAttempts: run.maxAttempts,
+    priority: run.priority,
+    queue: run.queue,
+    concurrencyKey: run.concurrencyKey,
+    idempotencyKey: run.idempotencyKey,
+    jobKey: run.jobKey,
+    flags: JSON.stringify(run.flags),
+    metadata: run.metadataJson,
+    retryPolicy: JSON.stringify(run.retryPolicy),
+    timeoutMs: run.timeoutMs,
+    runAt: run.runAt.getTime(),
+    now,
+    replayOf: run.replayOf,
+    replayReason: run.replayReason,
+    scheduleKey: run.scheduleKey ?? null,
+    scheduledFor: run.scheduledFor?.getTime() ?? null,
+  }
+}
+
+export interface StepRow {
+  run_id: string
+  name: string
+  kind: string
+  attempt: number
+  output: string | null
+  wake_at: number | null
+  completed_at: number
+}
+
+export function stepFromRow(row: StepRow): Step {
+  return {
+    runId: row.run_id,
+    name: row.name,
+    kind: row.kind as Step['kind'],
+    attempt: row.attempt,
+    output: fromStoredJson(row.output),
+    wakeAt: toDate(row.wake_at),
+    completedAt: new Date(row.completed_at),
+  }
+}
+
+export interface LogRow {
+  run_id: string
+  attempt: number
+  at: number
+  level: string
+  message: string
+  data: string | null
+}
+
+export function logFromRow(row: LogRow): RunLog {
+  return {
+    runId: row.run_id,
+    attempt: row.attempt,
+    at: new Date(row.at),
+    level: row.level as LogLevel,
+    message: row.message,
+    data: fromStoredJson(row.data),
   }
 }

@@ -9,6 +9,7 @@ function filterOf(params: RunListParams, status: string | null): { where: string
   const values: unknown[] = []
   if (params.task !== undefined) (where.push('task = ?'), values.push(params.task))
   if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
+  if (params.schedule !== undefined) (where.push('schedule_key = ?'), values.push(params.schedule))
   if (status !== null) (where.push('status = ?'), values.push(status))
   if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
   // The id bound lets the index serve the range; created_at keeps it exact.
@@ -19,7 +20,8 @@ function filterOf(params: RunListParams, status: string | null): { where: string
 
 /**
  * One page of runs, newest first, on an index that matches the filters: the primary key,
- * (task, id), (status, id), (queue, id), (task, status, id) or (queue, status, id).
+ * (task, id), (status, id), (queue, id), (schedule_key, id), (task, status, id) or
+ * (queue, status, id).
  * Several statuses are read one index range each and merged: `status IN (a, b)` would make
  * SQLite sort every matching row (at a million finished runs, a second per page).
  */

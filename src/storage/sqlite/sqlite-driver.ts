@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { StoreClosedError } from '../../core/errors.js'
-import type { Attempt } from '../../core/run.js'
+import type { Attempt, AttemptOutcome, RunLog, Step } from '../../core/run.js'
 import type {
   RunActivityBucket,
   RunActivityParams,
@@ -13,6 +13,8 @@ import type {
 } from '../driver.js'
 import type {
   AttemptResult,
+  LogAppendParams,
+  LogListParams,
   NewRun,
   RescuedRun,
   RunCancelParams,
@@ -27,14 +29,38 @@ import type {
   RunPromoteDueParams,
   RunPruneParams,
   RunRecord,
+  RunProgressSetParams,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
+  StepSaveParams,
   StoreDriver,
 } from '../driver.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
-import { attemptFromRow, currentAttemptOf, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import {
+  attemptFromRow,
+  currentAttemptOf,
+  insertValues,
+  logFromRow,
+  runFromRow,
+  stepFromRow,
+  type AttemptRow,
+  type LogRow,
+  type RunRow,
+  type StepRow,
+} from './rows.js'
+import { SqliteSchedules } from './schedules.js'
 import { SqliteInsights } from './insights.js'
 import { listRuns } from './run-list.js'
 import { SqliteStatements } from './statements.js'
+import { SqliteStepStatements } from './step-statements.js'
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
@@ -52,12 +78,22 @@ export interface SqliteStoreOptions {
 
 const LEASE_EXPIRED_ERROR = JSON.stringify({ name: 'LeaseExpiredError', code: 'lease_lost', message: 'The worker stopped renewing its lease (it crashed, hung or lost the database)' })
 
+const ATTEMPT_OUTCOME: Record<AttemptResult['outcome'], AttemptOutcome> = {
+  completed: 'completed',
+  retry: 'failed',
+  dead_lettered: 'failed',
+  released: 'released',
+  sleep: 'slept',
+}
+
 /** The embedded store: one SQLite file, shared safely by any number of processes on one machine. */
 export class SqliteDriver implements StoreDriver {
   readonly dialect = 'sqlite'
   readonly path: string
   private readonly db: Database.Database
   private readonly sql: SqliteStatements
+  private readonly schedules: SqliteSchedules
+  private readonly steps: SqliteStepStatements
   private readonly insights: SqliteInsights
   private migrated = false
   private closed = false
@@ -71,6 +107,13 @@ export class SqliteDriver implements StoreDriver {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
+    this.schedules = new SqliteSchedules({
+      db: this.db,
+      write: (fn) => this.write(fn),
+      read: (fn) => (this.assertOpen(), fn()),
+      insertRun: (run, now) => this.insertOne(run, now),
+    })
+    this.steps = new SqliteStepStatements(this.db)
     this.insights = new SqliteInsights(this.db)
   }
 
@@ -112,8 +155,10 @@ export class SqliteDriver implements StoreDriver {
     const inserted = this.sql.insertRun.get(insertValues(run, now)) as RunRow | undefined
     if (inserted) return { run: runFromRow(inserted), created: true }
     const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
-    if (!existing) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-    return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    if (existing) return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    const tick = run.scheduleKey && run.scheduledFor ? (this.sql.getByScheduledTick.get(run.scheduleKey, run.scheduledFor.getTime()) as RunRow | undefined) : undefined
+    if (tick) return { run: runFromRow(tick), created: false, reason: 'scheduled_tick' }
+    throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key or schedule tick matches`)
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -175,10 +220,13 @@ export class SqliteDriver implements StoreDriver {
       case 'released':
         row = this.sql.finishReleased.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
         break
+      case 'sleep':
+        row = this.sql.finishSleep.get({ ...fence, runAt: result.runAt.getTime() }) as typeof row
+        break
     }
     if (!row) return false
-    const error = result.outcome === 'completed' ? null : JSON.stringify(result.error)
-    const outcome = result.outcome === 'completed' ? 'completed' : result.outcome === 'released' ? 'released' : 'failed'
+    const error = 'error' in result ? JSON.stringify(result.error) : null
+    const outcome = ATTEMPT_OUTCOME[result.outcome]
     this.sql.insertAttempt.run(result.id, result.attempt, result.workerId, row.locked_at, now, outcome, error)
     return true
   }
@@ -223,6 +271,8 @@ export class SqliteDriver implements StoreDriver {
       if (ids.length === 0) return 0
       const list = JSON.stringify(ids)
       this.sql.pruneAttempts.run(list)
+      this.steps.pruneSteps.run(list)
+      this.steps.pruneLogs.run(list)
       return this.sql.pruneRuns.run(list).changes
     })
   }
@@ -235,6 +285,65 @@ export class SqliteDriver implements StoreDriver {
     const current = run ? currentAttemptOf(run) : null
     if (current) attempts.push(current)
     return attempts
+  }
+
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  async scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  async scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  async schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
+  }
+
+  async stepList(params: { runId: string }): Promise<Step[]> {
+    this.assertOpen()
+    return (this.steps.listSteps.all(params.runId) as StepRow[]).map(stepFromRow)
+  }
+
+  async stepSave(params: StepSaveParams): Promise<boolean> {
+    const values = { ...params, output: params.outputJson, wakeAt: params.wakeAt?.getTime() ?? null, now: params.now.getTime() }
+    return this.write(() => this.steps.saveStep.run(values).changes === 1)
+  }
+
+  async runProgressSet(params: RunProgressSetParams): Promise<boolean> {
+    const values = { id: params.id, attempt: params.attempt, progress: params.progressJson, now: params.now.getTime() }
+    return this.write(() => this.steps.setProgress.run(values).changes === 1)
+  }
+
+  async logAppend(params: LogAppendParams): Promise<void> {
+    if (params.entries.length === 0) return
+    await this.write(() => {
+      for (const entry of params.entries) this.steps.appendLog.run({ ...entry, at: entry.at.getTime(), data: entry.dataJson })
+    })
+  }
+
+  async logList(params: LogListParams): Promise<RunLog[]> {
+    this.assertOpen()
+    return (this.steps.listLogs.all(params.runId, params.limit) as LogRow[]).map(logFromRow)
   }
 
   async runCountByStatus(): Promise<RunCountRow[]> {
@@ -293,27 +402,4 @@ function isBusy(error: unknown): boolean {
 
 function claimOrder(a: RunRecord, b: RunRecord): number {
   return a.priority - b.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
-
-function insertValues(run: NewRun, now: number): Record<string, unknown> {
-  return {
-    id: run.id,
-    task: run.task,
-    status: run.status,
-    payload: run.payloadJson,
-    maxAttempts: run.maxAttempts,
-    priority: run.priority,
-    queue: run.queue,
-    concurrencyKey: run.concurrencyKey,
-    idempotencyKey: run.idempotencyKey,
-    jobKey: run.jobKey,
-    flags: JSON.stringify(run.flags),
-    metadata: run.metadataJson,
-    retryPolicy: JSON.stringify(run.retryPolicy),
-    timeoutMs: run.timeoutMs,
-    runAt: run.runAt.getTime(),
-    now,
-    replayOf: run.replayOf,
-    replayReason: run.replayReason,
-  }
 }

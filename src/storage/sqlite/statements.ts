@@ -10,12 +10,14 @@ export class SqliteStatements {
   readonly insertRun: Database.Statement
   readonly getRun: Database.Statement
   readonly getByIdempotencyKey: Database.Statement
+  readonly getByScheduledTick: Database.Statement
   readonly claim: Database.Statement
   readonly heartbeat: Database.Statement
   readonly finishCompleted: Database.Statement
   readonly finishRetry: Database.Statement
   readonly finishDeadLettered: Database.Statement
   readonly finishReleased: Database.Statement
+  readonly finishSleep: Database.Statement
   readonly insertAttempt: Database.Statement
   readonly cancel: Database.Statement
   readonly promoteDue: Database.Statement
@@ -30,14 +32,15 @@ export class SqliteStatements {
     this.insertRun = db.prepare(`
       INSERT INTO errand_runs (id, task, status, payload, max_attempts, priority, queue, concurrency_key,
         idempotency_key, job_key, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at,
-        replay_of, replay_reason)
+        replay_of, replay_reason, schedule_key, scheduled_for)
       VALUES (@id, @task, @status, @payload, @maxAttempts, @priority, @queue, @concurrencyKey,
         @idempotencyKey, @jobKey, @flags, @metadata, @retryPolicy, @timeoutMs, @runAt, @now, @now,
-        @replayOf, @replayReason)
+        @replayOf, @replayReason, @scheduleKey, @scheduledFor)
       ON CONFLICT DO NOTHING
       RETURNING *`)
     this.getRun = db.prepare(`SELECT * FROM errand_runs WHERE id = ?`)
     this.getByIdempotencyKey = db.prepare(`SELECT * FROM errand_runs WHERE task = ? AND idempotency_key = ?`)
+    this.getByScheduledTick = db.prepare(`SELECT * FROM errand_runs WHERE schedule_key = ? AND scheduled_for = ?`)
     // One statement claims the batch; the caller holds BEGIN IMMEDIATE, so no other
     // process can claim the same rows between the select and the update.
     this.claim = db.prepare(`
@@ -67,6 +70,10 @@ export class SqliteStatements {
     // must only grow, because it is the fencing token.
     this.finishReleased = db.prepare(`
       UPDATE errand_runs SET status = 'queued', error = @error, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    // A durable sleep is not a failure: like a release, it gives the attempt back.
+    this.finishSleep = db.prepare(`
+      UPDATE errand_runs SET status = 'scheduled', run_at = @runAt, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
       WHERE ${FENCE} RETURNING locked_at`)
     this.insertAttempt = db.prepare(`
       INSERT OR REPLACE INTO errand_attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
