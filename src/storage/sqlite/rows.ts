@@ -17,8 +17,10 @@ export interface RunRow {
   priority: number
   queue: string | null
   concurrency_key: string | null
+  concurrency_limit: number | null
   idempotency_key: string | null
   job_key: string | null
+  job_key_current: number
   flags: string
   metadata: string
   progress: string | null
@@ -62,6 +64,7 @@ export function runFromRow(row: RunRow): RunRecord {
     priority: row.priority,
     queue: row.queue,
     concurrencyKey: row.concurrency_key,
+    concurrencyLimit: row.concurrency_limit,
     idempotencyKey: row.idempotency_key,
     jobKey: row.job_key,
     flags: fromStoredJson(row.flags) as string[],

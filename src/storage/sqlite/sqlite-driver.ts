@@ -6,8 +6,8 @@ import { StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
 import type {
   AttemptResult,
-  NewRun,
   RescuedRun,
+  RunCancelByJobKeyParams,
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
@@ -24,6 +24,7 @@ import type {
   StoreDriver,
 } from '../driver.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
+import { SqliteRunInserter } from './insert.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import { attemptFromRow, currentAttemptOf, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { SqliteStatements } from './statements.js'
@@ -50,6 +51,7 @@ export class SqliteDriver implements StoreDriver {
   readonly path: string
   private readonly db: Database.Database
   private readonly sql: SqliteStatements
+  private readonly inserter: SqliteRunInserter
   private migrated = false
   private closed = false
 
@@ -62,6 +64,7 @@ export class SqliteDriver implements StoreDriver {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
+    this.inserter = new SqliteRunInserter(this.db, this.sql)
   }
 
   async migrate(): Promise<void> {
@@ -95,15 +98,7 @@ export class SqliteDriver implements StoreDriver {
   }
 
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
-    return this.write(() => params.runs.map((run) => this.insertOne(run, params.now.getTime())))
-  }
-
-  private insertOne(run: NewRun, now: number): RunInsertResult {
-    const inserted = this.sql.insertRun.get(insertValues(run, now)) as RunRow | undefined
-    if (inserted) return { run: runFromRow(inserted), created: true }
-    const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
-    if (!existing) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-    return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    return this.write(() => params.runs.map((run) => this.inserter.insert(run, params.now.getTime())))
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -137,6 +132,7 @@ export class SqliteDriver implements StoreDriver {
           lease: now + params.leaseMs,
           worker: params.workerId,
           tasks: JSON.stringify(params.tasks),
+          forbidden: params.forbiddenFlags?.length ? JSON.stringify(params.forbiddenFlags) : null,
           limit: params.limit,
         }) as RunRow[],
     )
@@ -161,16 +157,17 @@ export class SqliteDriver implements StoreDriver {
 
   private finishOne(result: AttemptResult, now: number): boolean {
     const fence = { id: result.id, attempt: result.attempt, now }
+    const remainder = result.outcome === 'retry' || result.outcome === 'dead_lettered' ? { payload: result.payloadJson ?? null, output: result.outputJson ?? null } : {}
     let row: { locked_at: number } | undefined
     switch (result.outcome) {
       case 'completed':
         row = this.sql.finishCompleted.get({ ...fence, output: result.outputJson }) as typeof row
         break
       case 'retry':
-        row = this.sql.finishRetry.get({ ...fence, error: JSON.stringify(result.error), runAt: now + result.delayMs }) as typeof row
+        row = this.sql.finishRetry.get({ ...fence, ...remainder, error: JSON.stringify(result.error), runAt: now + result.delayMs }) as typeof row
         break
       case 'dead_lettered':
-        row = this.sql.finishDeadLettered.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
+        row = this.sql.finishDeadLettered.get({ ...fence, ...remainder, error: JSON.stringify(result.error) }) as typeof row
         break
       case 'released':
         row = this.sql.finishReleased.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
@@ -196,6 +193,10 @@ export class SqliteDriver implements StoreDriver {
       }
       return { run: runFromRow(after), cancelled: true }
     })
+  }
+
+  async runCancelByJobKey(params: RunCancelByJobKeyParams): Promise<RunCancelResult | null> {
+    return this.write(() => this.inserter.cancelByJobKey(params))
   }
 
   async runPromoteDue(params: RunPromoteDueParams): Promise<number> {
@@ -278,27 +279,4 @@ function isBusy(error: unknown): boolean {
 
 function claimOrder(a: RunRecord, b: RunRecord): number {
   return a.priority - b.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
-
-function insertValues(run: NewRun, now: number): Record<string, unknown> {
-  return {
-    id: run.id,
-    task: run.task,
-    status: run.status,
-    payload: run.payloadJson,
-    maxAttempts: run.maxAttempts,
-    priority: run.priority,
-    queue: run.queue,
-    concurrencyKey: run.concurrencyKey,
-    idempotencyKey: run.idempotencyKey,
-    jobKey: run.jobKey,
-    flags: JSON.stringify(run.flags),
-    metadata: run.metadataJson,
-    retryPolicy: JSON.stringify(run.retryPolicy),
-    timeoutMs: run.timeoutMs,
-    runAt: run.runAt.getTime(),
-    now,
-    replayOf: run.replayOf,
-    replayReason: run.replayReason,
-  }
 }
