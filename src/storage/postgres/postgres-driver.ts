@@ -6,6 +6,7 @@ import type {
   AttemptResult,
   NewRun,
   RescuedRun,
+  RunCancelByJobKeyParams,
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
@@ -23,7 +24,8 @@ import type {
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
 import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
-import { finishArrays, insertArrays } from './params.js'
+import { insertKeyed, insertPlain, JobKeyStatements, type RowExec } from './insert.js'
+import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
@@ -65,6 +67,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly ownsPool: boolean
   private readonly notifyEnabled: boolean
   private readonly sql: PostgresStatements
+  private readonly keySql: JobKeyStatements
   private readonly notifier: RunsAvailableNotifier | null
   private migration: Promise<void> | null = null
   private closed = false
@@ -85,6 +88,7 @@ export class PostgresDriver implements StoreDriver {
     }
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.notifier = this.notifyEnabled
       ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
@@ -115,7 +119,13 @@ export class PostgresDriver implements StoreDriver {
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
     if (params.runs.length === 0) return []
     await this.ready()
-    if (params.tx === undefined || params.tx === null) return this.insertOn(this.pool, params.runs, params.now, true)
+    if (params.tx === undefined || params.tx === null) {
+      // One statement is atomic on its own; job keys take several, in order, so a batch
+      // holding one gets a transaction of its own (all or nothing, as for any batch).
+      const single = params.runs.length === 1 || params.runs.every((run) => run.jobKey === null)
+      if (single) return this.insertOn(this.pool, params.runs, params.now, true)
+      return withTransaction(this.pool, (client) => this.insertOn(client, params.runs, params.now, true))
+    }
     if (!isQueryable(params.tx)) {
       throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
     }
@@ -123,29 +133,20 @@ export class PostgresDriver implements StoreDriver {
     return this.insertOn(params.tx, params.runs, params.now, false)
   }
 
-  /**
-   * One statement inserts the batch (so it is atomic on its own); rows that hit the
-   * idempotency index are then read back. A row a concurrent transaction is inserting with
-   * the same key makes our insert wait for it; once it commits, the read sees it.
-   */
+  /** Runs without a job key in one statement, then each run with one, in order. */
   private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
-    const values = [...insertArrays(runs), now.toISOString()]
-    if (this.notifyEnabled) values.push(RUNS_AVAILABLE_CHANNEL, this.schema)
-    const inserted = new Map(rowsOf<RunRow>(await this.exec(client, this.sql.insertRuns, values, prepared)).map((row) => [row.id, row]))
-    const conflicted = runs.filter((run) => !inserted.has(run.id))
-    const existing = new Map<string, RunRow>()
-    const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
-    if (keyed.length > 0) {
-      const found = rowsOf<RunRow>(await this.exec(client, this.sql.findIdempotent, [keyed.map((run) => run.task), keyed.map((run) => run.idempotencyKey)], prepared))
-      for (const row of found) existing.set(keyOf(row.task, row.idempotency_key), row)
+    const exec: RowExec = async (text, values) => rowsOf<RunRow>(await this.exec(client, text, values, prepared))
+    const notifyArgs = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, this.schema] : []
+    const results: RunInsertResult[] = new Array(runs.length)
+    const plain = runs.flatMap((run, index) => (run.jobKey === null ? [{ run, index }] : []))
+    if (plain.length > 0) {
+      const inserted = await insertPlain(exec, this.sql, plain.map((item) => item.run), now, notifyArgs)
+      plain.forEach((item, i) => (results[item.index] = inserted[i] as RunInsertResult))
     }
-    return runs.map((run) => {
-      const row = inserted.get(run.id)
-      if (row) return { run: runFromRow(row), created: true }
-      const other = run.idempotencyKey === null ? undefined : existing.get(keyOf(run.task, run.idempotencyKey))
-      if (!other) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-      return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
-    })
+    for (const [index, run] of runs.entries()) {
+      if (run.jobKey !== null) results[index] = await insertKeyed(exec, this.keySql, run, now, notifyArgs)
+    }
+    return results
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -163,7 +164,8 @@ export class PostgresDriver implements StoreDriver {
     if (params.limit <= 0 || params.tasks.length === 0) return []
     await this.ready()
     const lease = new Date(params.now.getTime() + params.leaseMs)
-    const rows = await this.rows<RunRow>(this.sql.claim, [params.now, params.tasks, params.limit, params.workerId, lease])
+    const values = [params.now, params.tasks, params.limit, params.workerId, lease, params.forbiddenFlags ?? []]
+    const rows = await this.rows<RunRow>(this.sql.claim, values)
     // UPDATE ... RETURNING gives rows in no particular order.
     return rows.map(runFromRow).sort(claimOrder)
   }
@@ -193,15 +195,16 @@ export class PostgresDriver implements StoreDriver {
       if (!seen.has(key)) (seen.add(key), batch.push({ result, index }))
     })
     const results = batch.map((item) => item.result)
-    const rows = await this.rows<{ ord: number }>(this.sql.finish, [...finishArrays(results, params.now), params.now])
-    let released = false
+    const rows = await this.rows<{ ord: number; grouped: boolean }>(this.sql.finish, [...finishArrays(results, params.now), params.now])
+    // Runs freed for other workers: a released run, or a queue's or concurrency key's turn.
+    let freed = false
     for (const row of rows) {
       const item = batch[Number(row.ord) - 1]
       if (!item) continue
       applied[item.index] = true
-      if (item.result.outcome === 'released') released = true
+      if (item.result.outcome === 'released' || row.grouped) freed = true
     }
-    if (released) await this.notifyRunsAvailable()
+    if (freed) await this.notifyRunsAvailable()
     return applied
   }
 
@@ -221,6 +224,13 @@ export class PostgresDriver implements StoreDriver {
       if (!row) throw new Error(`Run ${params.id} could not be cancelled while locked`)
       return { run: runFromRow(row), cancelled: true }
     })
+  }
+
+  async runCancelByJobKey(params: RunCancelByJobKeyParams): Promise<RunCancelResult | null> {
+    await this.ready()
+    const rows = await this.rows<RunRow & { cancelled: boolean }>(this.keySql.cancelCurrent, [params.task, params.jobKey, params.reason, params.now])
+    const [row] = rows
+    return row ? { run: runFromRow(row), cancelled: row.cancelled } : null
   }
 
   async runPromoteDue(params: RunPromoteDueParams): Promise<number> {
@@ -264,12 +274,13 @@ export class PostgresDriver implements StoreDriver {
   }
 
   /**
-   * Runs a statement. On our own pool, fixed statements are named, so each connection
-   * parses and plans them once. A caller's handle gets plain text: it may not be node-postgres.
+   * Runs a statement. On our own pool and its clients, fixed statements are named, so each
+   * connection parses and plans them once. A caller's handle gets plain text: it may not be
+   * node-postgres.
    */
   private exec(client: Queryable, text: string, values: unknown[], prepared: boolean): Promise<unknown> {
-    if (client !== this.pool || !prepared) return client.query(text, values)
-    return this.pool.query({ name: statementName(text), text, values })
+    if (!prepared) return client.query(text, values)
+    return (client as pg.Pool).query({ name: statementName(text), text, values })
   }
 
   private assertOpen(): void {
@@ -291,10 +302,6 @@ function statementName(text: string): string {
 
 function leaseKey(id: string, attempt: number): string {
   return `${id}#${attempt}`
-}
-
-function keyOf(task: string, key: string | null): string {
-  return `${task}\u0000${key ?? ''}`
 }
 
 function claimOrder(a: RunRecord, b: RunRecord): number {
