@@ -24,10 +24,12 @@ export interface EnqueueRequest {
  * transaction. Nothing is written if any request is invalid.
  */
 export async function enqueueRuns(internals: ErrandInternals, requests: EnqueueRequest[], tx?: unknown): Promise<RunHandle[]> {
+  // Migrations first (they run on first use): a delay counts from when the run is stored,
+  // not from before a slow first migration.
+  await internals.ready()
   const now = internals.clock.now()
   const runs: NewRun[] = []
   for (const request of requests) runs.push(await prepareRun(internals, request, now))
-  await internals.ready()
   const results = await internals.driver.runInsertMany({ runs, now, tx })
   announce(internals, results, now)
   return results.map((result) => createRunHandle(internals, result))
