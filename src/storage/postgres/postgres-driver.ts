@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
 import type { Attempt } from '../../core/run.js'
@@ -30,6 +29,7 @@ import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryabl
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
+import { statementName } from './statement-name.js'
 import { PostgresStatements } from './statements.js'
 
 /** Where the store connects: a connection string (the store owns its pool) or your own pool (left open on close). */
@@ -211,7 +211,7 @@ export class PostgresDriver implements StoreDriver {
   async runCancel(params: RunCancelParams): Promise<RunCancelResult | null> {
     await this.ready()
     const error = JSON.stringify({ name: 'RunCancelledError', code: 'run_cancelled', message: params.reason ?? 'Cancelled' })
-    return withTransaction(this.pool, async (client) => {
+    const result = await withTransaction(this.pool, async (client): Promise<RunCancelResult | null> => {
       const [locked] = (await client.query<{ status: string }>(this.sql.lockForCancel, [params.id])).rows
       if (!locked) return null
       if (FINAL_STATUSES.has(locked.status)) {
@@ -224,6 +224,9 @@ export class PostgresDriver implements StoreDriver {
       if (!row) throw new Error(`Run ${params.id} could not be cancelled while locked`)
       return { run: runFromRow(row), cancelled: true }
     })
+    // A cancelled run may have held its serial queue or a place of its concurrency key.
+    if (result?.cancelled && (result.run.queue !== null || result.run.concurrencyKey !== null)) await this.notifyRunsAvailable()
+    return result
   }
 
   async runCancelByJobKey(params: RunCancelByJobKeyParams): Promise<RunCancelResult | null> {
@@ -286,18 +289,6 @@ export class PostgresDriver implements StoreDriver {
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError()
   }
-}
-
-const names = new Map<string, string>()
-
-/** A prepared statement's name: derived from its text, so one text always has one name on a connection. */
-function statementName(text: string): string {
-  let name = names.get(text)
-  if (!name) {
-    name = `errand_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`
-    names.set(text, name)
-  }
-  return name
 }
 
 function leaseKey(id: string, attempt: number): string {
