@@ -18,8 +18,8 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
  *   tasks and flags: a head skipped because another transaction holds its row (a cancel,
  *   a promotion) makes the queue wait, never lets the next run overtake. `heads` keeps one
  *   run per queue, which the head rule already ensures; it guards the invariant cheaply.
- * - A key row lists its holders (`concurrency_live`, made by migration 4, says which still count); `slots` admits the
- *   key's runs in order up to the smallest limit among them, counting live holders.
+ * - A key row lists its holders; `concurrency_live` (made by migration 4) says which still
+ *   count. `slots` admits the key's runs in order up to the smallest limit among them.
  *
  * Runs with neither pay for two `IS NULL` tests and a DISTINCT over at most `limit` rows.
  * `$6` are the worker's forbidden flags (`?|`: any of them present).
