@@ -9,6 +9,7 @@ import { InvalidOptionError } from './errors.js'
  */
 export type JobKeyMode = 'replace' | 'preserve_run_at' | 'unsafe_dedupe'
 
+/** Every {@link JobKeyMode}, for checks and messages. */
 export const JOB_KEY_MODES: readonly JobKeyMode[] = ['replace', 'preserve_run_at', 'unsafe_dedupe']
 
 /** The grouping options of one enqueue, as the caller wrote them. */

@@ -139,6 +139,7 @@ export interface RunCancelResult {
   cancelled: boolean
 }
 
+/** Which job key's waiting run to cancel: keys are scoped to a task. */
 export interface RunCancelByJobKeyParams {
   task: string
   jobKey: string
