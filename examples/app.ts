@@ -1,6 +1,7 @@
 /**
  * The example app: a worker on the embedded SQLite store with a few tasks, one of them
- * flaky so retries show, and a producer that enqueues runs. Every run's life is printed.
+ * flaky so retries show, a producer that enqueues runs, and a recurring task declared in
+ * code that runs every ten seconds. Every run's life is printed.
  *
  *   npm start                      # runs until Ctrl+C
  *   ERRAND_DB=./my.db npm start    # another database file
@@ -44,8 +45,19 @@ const deliverWebhook = defineTask({
   },
 })
 
+// Declared in code: the worker syncs it to the store when it starts. Restarting the app
+// neither duplicates it nor resets its ticks; each tick runs once however many copies run.
+const queueReport = defineTask({
+  name: 'queue-report',
+  schedule: { cron: '*/10 * * * * *', overlap: 'skip' },
+  run: async (_payload, ctx) => {
+    const { runs } = await errand.runs.list({ status: ['queued', 'scheduled'], limit: 1000 })
+    return { tick: ctx.run.scheduledFor?.toISOString(), waiting: runs.length }
+  },
+})
+
 const errand = createErrand({ store: sqliteStore({ path: process.env.ERRAND_DB ?? './errand.db' }) })
-const tasks = errand.register({ sendWelcome, syncProvider, deliverWebhook })
+const tasks = errand.register({ sendWelcome, syncProvider, deliverWebhook, queueReport })
 
 const short = (run: Run) => `${run.task.padEnd(18)} ${run.id.slice(-8)}`
 errand.on('run.enqueued', ({ run }) => log(`enqueued   ${short(run)} ${run.status === 'scheduled' ? `due ${run.runAt.toISOString()}` : ''}`))

@@ -29,9 +29,15 @@ export {
   type EnqueueManyItem,
   type EnqueueAndWaitOptions,
   type RunResult,
+  type RunLogger,
 } from './runtime/task.js'
+export type { StepApi } from './runtime/steps.js'
 export type { RunHandle } from './runtime/run-handle.js'
 export type { RunsApi, RunListOptions, RunList, JobKeyCancellation } from './runtime/runs.js'
+export type { SchedulesApi } from './runtime/schedules.js'
+export type { Schedule, ScheduleOptions, ScheduleRunOptions, TaskSchedule } from './runtime/schedule-spec.js'
+export type { ScheduleTickSummary } from './runtime/schedule-ticker.js'
+export type { CatchUp, Overlap } from './core/schedule.js'
 export { Worker } from './runtime/worker.js'
 export type { WorkerOptions, ForbiddenFlags } from './runtime/worker-options.js'
 export type { ErrandEvents, ErrandEventName } from './runtime/events.js'
@@ -42,7 +48,7 @@ export type { InsertReason } from './storage/driver.js'
 export type { RetryOptions, Backoff } from './core/retry.js'
 export type { Duration } from './core/durations.js'
 export { parseDuration } from './core/durations.js'
-export type { Run, Attempt, AttemptOutcome, SerializedError } from './core/run.js'
+export type { Run, Attempt, AttemptOutcome, SerializedError, Step, RunLog, LogLevel } from './core/run.js'
 export { RUN_STATUSES, type RunStatus } from './core/run-state.js'
 export type { StoreDriver } from './storage/driver.js'
 export {
@@ -66,6 +72,9 @@ export {
   StoreClosedError,
   RunFailedError,
   RunCancelledError,
+  InvalidCronError,
+  ScheduleNotFoundError,
+  DuplicateStepError,
   type ErrorCode,
   type ValidationIssue,
 } from './core/errors.js'

@@ -8,7 +8,7 @@ describe('the example app (npm start)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'errand-example-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it('runs a worker that completes, retries and dead-letters runs, then stops cleanly', () => {
+  it('runs a worker that completes, retries and dead-letters runs, ticks its schedule, then stops cleanly', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'examples/app.ts'], {
       env: { ...process.env, ERRAND_DB: join(dir, 'example.db'), EXAMPLE_RUN_FOR: '11s' },
       encoding: 'utf8',
@@ -20,6 +20,7 @@ describe('the example app (npm start)', () => {
     expect(out).toMatch(/completed  send-welcome-email/)
     expect(out).toMatch(/completed  sync-provider/)
     expect(out).toMatch(/dead       deliver-webhook .*410 Gone/)
+    expect(out).toMatch(/completed  queue-report .*"tick":"[^"]+:[0-5]0\.000Z"/)
     expect(out).toMatch(/stopped/)
   }, 70_000)
 })

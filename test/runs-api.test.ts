@@ -100,12 +100,14 @@ describe.each(storeKinds())('runs API on $name', (kind) => {
   })
 
   it('dispatch moves due scheduled runs to queued without a worker', async () => {
-    const { echo: handle } = t.errand.register({ echo })
-    const soon = await handle.enqueue({ n: 1 }, { delay: '50ms' })
+    let now = Date.now()
+    const clocked = t.another({ clock: { now: () => new Date(now) } })
+    const { echo: handle } = clocked.register({ echo })
+    const soon = await handle.enqueue({ n: 1 }, { delay: '1m' })
     const later = await handle.enqueue({ n: 2 }, { delay: '1h' })
-    expect(await t.errand.dispatch()).toBe(0)
-    await new Promise((resolve) => setTimeout(resolve, 80))
-    expect(await t.errand.dispatch()).toBe(1)
+    expect(await clocked.dispatch()).toBe(0)
+    now += 2 * 60_000
+    expect(await clocked.dispatch()).toBe(1)
     expect((await soon.get()).status).toBe('queued')
     expect((await later.get()).status).toBe('scheduled')
   })

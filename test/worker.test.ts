@@ -264,7 +264,8 @@ describe.each(storeKinds())('worker on $name', (kind) => {
     const released = nextEvent(t.errand, 'run.released')
     const began = Date.now()
     await worker.stop({ timeout: '200ms' })
-    expect(Date.now() - began).toBeLessThan(2_000)
+    // The grace was 200ms; stop must not wait for the handler (it never settles by itself).
+    expect(Date.now() - began).toBeLessThan(5_000)
     await released
     expect(reason).toMatchObject({ code: 'worker_shutdown' })
     expect(await run.get()).toMatchObject({ status: 'queued', attempt: 1, maxAttempts: 2 })

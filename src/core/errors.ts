@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'batch_items_failed'
   | 'store_closed'
   | 'store_error'
+  | 'invalid_cron'
+  | 'schedule_not_found'
+  | 'duplicate_step'
 
 /** Base class of every error errand raises deliberately. */
 export class ErrandError extends Error {
@@ -205,5 +208,29 @@ export class RunCancelledError<TRun = unknown> extends ErrandError {
   constructor(runId: string, run: TRun, reason: string | null) {
     super('run_cancelled', `Run ${runId} was cancelled${reason ? `: ${reason}` : ''}`)
     this.run = run
+  }
+}
+
+/** A cron expression or a time zone could not be read, or the expression never fires. */
+export class InvalidCronError extends ErrandError {
+  constructor(message: string) {
+    super('invalid_cron', message)
+  }
+}
+
+/** No schedule has that key. */
+export class ScheduleNotFoundError extends ErrandError {
+  constructor(key: string) {
+    super('schedule_not_found', `Schedule "${key}" not found`)
+  }
+}
+
+/** A step name was used twice in one attempt; step names must be unique within a run. */
+export class DuplicateStepError extends ErrandError {
+  constructor(name: string) {
+    super(
+      'duplicate_step',
+      `Step "${name}" was used twice in one run: step names must be unique within a run (in a loop, use names like \`sync-\${id}\`)`,
+    )
   }
 }

@@ -50,6 +50,10 @@ export interface Run<TPayload = unknown, TOutput = unknown> {
   /** The worker holding it, while running. */
   lockedBy: string | null
   leaseExpiresAt: Date | null
+  /** The schedule that made it (a tick or a manual trigger); null for runs enqueued directly. */
+  scheduleKey: string | null
+  /** The tick it was made for (for a trigger, the time of the trigger); null for runs enqueued directly. */
+  scheduledFor: Date | null
 }
 
 /** How an attempt ended. `running` is the attempt in progress. */
@@ -82,4 +86,30 @@ export function serializeError(thrown: unknown): SerializedError {
     message = `Non-error thrown: ${String(thrown)}`
   }
   return { name: 'NonErrorThrown', message }
+}
+
+/** A durable step of a run: its stored result, or a durable sleep and when it ends. */
+export interface Step {
+  runId: string
+  name: string
+  kind: 'run' | 'sleep'
+  /** The attempt that completed it. */
+  attempt: number
+  /** `step.run`'s result; null for a sleep. */
+  output: unknown
+  /** For a sleep: when it ends. */
+  wakeAt: Date | null
+  completedAt: Date
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/** A message a handler logged with `ctx.log`, kept with the run. */
+export interface RunLog {
+  runId: string
+  attempt: number
+  at: Date
+  level: LogLevel
+  message: string
+  data: unknown
 }

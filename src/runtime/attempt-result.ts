@@ -12,6 +12,8 @@ export function attemptResultOf(run: RunRecord, settlement: Settlement, workerId
   switch (settlement.kind) {
     case 'completed':
       return { ...lease, outcome: 'completed', outputJson: settlement.outputJson }
+    case 'sleep':
+      return { ...lease, outcome: 'sleep', runAt: settlement.wakeAt }
     case 'aborted':
       // Cancelled or lease lost: the run is no longer ours to write. Shutdown: give it back.
       if (!(settlement.reason instanceof WorkerShutdownError)) return null
@@ -37,7 +39,7 @@ export function attemptResultOf(run: RunRecord, settlement: Settlement, workerId
 
 /**
  * Emits the events of an attempt result that was written, and tells local waiters. Returns
- * when the run is due again (a retry), for the worker's wake-up timer.
+ * when the run is due again (a retry, or the end of a durable sleep), for the worker's wake-up timer.
  */
 export function announceAttemptResult(
   internals: ErrandInternals,
@@ -72,5 +74,8 @@ export function announceAttemptResult(
     case 'released':
       events.emit('run.released', { runId: run.id, attempt: run.attempt })
       return null
+    case 'sleep':
+      events.emit('run.sleeping', { run: { ...base, status: 'scheduled', runAt: result.runAt }, wakeAt: result.runAt })
+      return result.runAt
   }
 }

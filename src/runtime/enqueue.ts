@@ -24,8 +24,8 @@ export interface EnqueueRequest {
  * transaction. Nothing is written if any request is invalid.
  */
 export async function enqueueRuns(internals: ErrandInternals, requests: EnqueueRequest[], tx?: unknown): Promise<RunHandle[]> {
-  // Migrations first (they run on first use): a delay counts from when the run is stored,
-  // not from before a slow first migration.
+  // Ready first: `delay` counts from when the run can be stored, not from before the
+  // migrations that the first use of a store applies (they can take longer than the delay).
   await internals.ready()
   const now = internals.clock.now()
   const runs: NewRun[] = []

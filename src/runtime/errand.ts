@@ -8,6 +8,9 @@ import { ErrandEmitter, type ErrandEventName, type ErrandListener } from './even
 import { ErrandInternals } from './internals.js'
 import type { RunHandle } from './run-handle.js'
 import { createRunsApi, type RunsApi } from './runs.js'
+import type { ScheduleOptions } from './schedule-spec.js'
+import { schedulesOfTask } from './schedule-spec.js'
+import { createSchedulesApi, type SchedulesApi } from './schedules.js'
 import {
   defineTask,
   type AnyTaskDefinition,
@@ -29,12 +32,20 @@ export interface ErrandOptions {
   store: StoreDriver
   /** Source of time. Default the system clock; tests pass their own. */
   clock?: Clock
+  /**
+   * Recurring schedules declared in code. Checked here (a bad cron or time zone throws);
+   * synced to the store when a worker starts, on `migrate()` and on first use (for those
+   * whose task is registered by then). A redeploy neither duplicates nor resets them.
+   */
+  schedules?: ScheduleOptions[]
 }
 
 /** An errand instance: register tasks, enqueue runs, manage runs, start workers. */
 export class Errand {
   /** Read and manage runs. */
   readonly runs: RunsApi
+  /** Create and manage recurring schedules. */
+  readonly schedules: SchedulesApi
   private readonly internals: ErrandInternals
   private readonly handles = new Map<string, { definition: AnyTaskDefinition; handle: TaskHandle<any, any> }>()
   private readonly workers = new Set<Worker>()
@@ -43,6 +54,9 @@ export class Errand {
     if (!options?.store) throw new InvalidOptionError('createErrand needs a store, e.g. sqliteStore({ path: "./errand.db" })')
     this.internals = new ErrandInternals(options.store, options.clock ?? systemClock, new ErrandEmitter())
     this.runs = createRunsApi(this.internals)
+    this.schedules = createSchedulesApi(this.internals)
+    if (options.schedules !== undefined && !Array.isArray(options.schedules)) throw new InvalidOptionError('createErrand: schedules must be an array')
+    this.internals.declarations.add(options.schedules ?? [])
   }
 
   /** The store this instance uses. */
@@ -78,6 +92,7 @@ export class Errand {
       if (existing.definition === definition) return existing.handle
       throw new TaskConflictError(definition.name)
     }
+    this.internals.declarations.add(schedulesOfTask(definition))
     const handle = this.createHandle(definition.name)
     this.handles.set(definition.name, { definition, handle })
     this.internals.addTask(definition)
@@ -146,9 +161,13 @@ export class Errand {
     this.internals.events.off(event, listener)
   }
 
-  /** Applies pending schema migrations (they also run by themselves on first use). */
+  /**
+   * Applies pending schema migrations (they also run by themselves on first use), then
+   * syncs the schedules declared in code; throws if one names an unregistered task or has
+   * a payload its task's schema refuses.
+   */
   migrate(): Promise<void> {
-    return this.internals.ready()
+    return this.internals.readyStrict()
   }
 
   /** Names of the registered tasks. */

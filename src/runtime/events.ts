@@ -15,10 +15,20 @@ export interface ErrandEvents {
   'run.dead_lettered': { run: Run; error: SerializedError }
   /** A run was cancelled. */
   'run.cancelled': { run: Run; reason: string | null }
+  /** A handler reported progress with `ctx.progress`. */
+  'run.progress': { runId: string; progress: unknown }
+  /** A handler began a durable sleep; the run is `scheduled` until `wakeAt`. */
+  'run.sleeping': { run: Run; wakeAt: Date }
   /** A stopping worker gave a run back to the queue. */
   'run.released': { runId: string; attempt: number }
   /** Runs whose worker stopped renewing their lease were taken back. */
   'run.rescued': { runId: string; attempt: number; status: Run['status'] }
+  /** A schedule's tick got its run (`run.status` is `scheduled` while held back by overlap `'queue'`). */
+  'schedule.ticked': { key: string; task: string; scheduledFor: Date; run: Run }
+  /** A schedule's tick got no run: a run of the schedule was unfinished (overlap `'skip'`). */
+  'schedule.skipped': { key: string; task: string; scheduledFor: Date; reason: 'overlap' }
+  /** Ticks from `from` to `to` (both ticks) were missed while no scheduler ran, and the catch-up policy dropped them. */
+  'schedule.missed': { key: string; task: string; from: Date; to: Date }
   /** A worker hit an error of its own (the database went away, a handler ignored its abort...). It keeps going. */
   'worker.error': { error: Error; workerId: string }
 }

@@ -2,7 +2,7 @@ import { AttemptTimeoutError, type BatchItemsFailedError } from '../core/errors.
 import { toStoredJson } from '../core/json.js'
 import type { RunRecord } from '../storage/driver.js'
 import { isBatchResult, keptResults, remainderPayloadJson, settleBatch } from './batch.js'
-import { toPublicRun } from './public-run.js'
+import { createTaskContext, type AttemptServices } from './context.js'
 import { validateWithSchema } from './schema.js'
 import type { AnyTaskDefinition, TaskContext } from './task.js'
 
@@ -14,26 +14,27 @@ export type Settlement =
   | { kind: 'partial'; error: BatchItemsFailedError; payloadJson: string; payload: unknown[]; outputJson: string; output: unknown[] }
   /** The signal aborted for a reason other than the timeout (cancel, lost lease, shutdown). */
   | { kind: 'aborted'; reason: unknown }
+  /** The handler asked for a durable sleep. */
+  | { kind: 'sleep'; wakeAt: Date }
 
 /**
  * Runs one attempt of `run`. Resolves as soon as the handler settles or the signal aborts,
  * whichever comes first: a handler that ignores its signal cannot hold the slot. A
  * handler's late rejection is caught, never left unhandled.
  */
-export async function executeAttempt(run: RunRecord, task: AnyTaskDefinition, controller: AbortController): Promise<Settlement> {
+export async function executeAttempt(
+  run: RunRecord,
+  task: AnyTaskDefinition,
+  controller: AbortController,
+  services: AttemptServices,
+): Promise<Settlement> {
   const timer =
     run.timeoutMs === null ? null : setTimeout(() => controller.abort(new AttemptTimeoutError(run.timeoutMs as number)), run.timeoutMs)
   try {
-    const publicRun = toPublicRun(run)
-    const ctx: TaskContext = {
-      runId: run.id,
-      task: run.task,
-      attempt: run.attempt,
-      maxAttempts: run.maxAttempts,
-      signal: controller.signal,
-      run: publicRun,
-    }
+    const { ctx, steps } = createTaskContext(run, controller.signal, services)
     const outcome = await Promise.race([invoke(task, run.payload, ctx), abortOf(controller.signal)])
+    // A sleep wins over whatever the handler did after asking for it (even swallowing it).
+    if (steps.sleepUntil && !controller.signal.aborted) return { kind: 'sleep', wakeAt: steps.sleepUntil }
     if ('aborted' in outcome) return aborted(outcome.reason)
     if (!outcome.ok) return { kind: 'failed', error: outcome.error }
     if (!isBatchResult(run.payload, outcome.value)) return await finishOutput(task, outcome.value)

@@ -3,6 +3,7 @@ import { UnknownTaskError } from '../core/errors.js'
 import type { StoreDriver } from '../storage/driver.js'
 import type { Clock } from './clock.js'
 import type { ErrandEmitter } from './events.js'
+import { ScheduleDeclarations } from './schedule-declarations.js'
 import type { AnyTaskDefinition } from './task.js'
 
 /** Signals between the client and workers of one process. */
@@ -13,11 +14,15 @@ export interface LocalSignals {
   cancelled: [runId: string]
   /** A run reached a final status here: local waiters can stop polling. */
   finished: [runId: string]
+  /** A schedule changed here (upserted, resumed...): a local scheduler should look again. */
+  schedules: []
 }
 
 /** What the client, the runs API and the workers of one errand instance share. */
 export class ErrandInternals {
   readonly signals = new EventEmitter<LocalSignals>()
+  /** Schedules declared in code, synced to the store on first use and when a worker starts. */
+  readonly declarations = new ScheduleDeclarations()
   private readonly tasks = new Map<string, AnyTaskDefinition>()
   private migration: Promise<void> | null = null
 
@@ -29,13 +34,20 @@ export class ErrandInternals {
     this.signals.setMaxListeners(0)
   }
 
-  /** Runs migrations once per instance, on first use. */
-  ready(): Promise<void> {
+  /** Runs migrations once per instance, on first use; then syncs declared schedules that are ready to be. */
+  async ready(): Promise<void> {
     this.migration ??= this.driver.migrate().catch((error: unknown) => {
       this.migration = null
       throw error
     })
-    return this.migration
+    await this.migration
+    if (this.declarations.hasWork(this)) await this.declarations.sync(this, false)
+  }
+
+  /** Migrates, then syncs every declared schedule; throws if one cannot be (unknown task, bad payload). */
+  async readyStrict(): Promise<void> {
+    await this.ready()
+    await this.declarations.sync(this, true)
   }
 
   addTask(definition: AnyTaskDefinition): void {

@@ -13,6 +13,8 @@ export class Maintenance {
   private timer: NodeJS.Timeout | null = null
   private running = false
   private lastPrune = 0
+  /** The scheduled round in progress, if any. */
+  private current: Promise<void> | null = null
 
   constructor(
     private readonly internals: ErrandInternals,
@@ -25,14 +27,21 @@ export class Maintenance {
     this.schedule()
   }
 
-  stop(): void {
+  /** Stops scheduling rounds; resolves when the round in progress (if any) is over. */
+  stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    return this.current ?? Promise.resolve()
   }
 
   private schedule(): void {
     const delay = this.options.maintenanceMs * (0.8 + 0.4 * Math.random())
-    this.timer = setTimeout(() => void this.tick().finally(() => this.timer && this.schedule()), delay)
+    this.timer = setTimeout(() => {
+      this.current = this.tick().finally(() => {
+        this.current = null
+        if (this.timer) this.schedule()
+      })
+    }, delay)
     this.timer.unref()
   }
 

@@ -15,7 +15,8 @@ export interface RunHandle<TOutput = unknown> {
    * What happened instead, when no run was created: `'idempotent'` (the idempotency key's
    * run, unchanged), `'replaced'` (the job key's run that had not started took this
    * payload and these options), `'deduped'` (`unsafe_dedupe`: the job key's latest run,
-   * unchanged). Null when a run was created.
+   * unchanged), `'scheduled_tick'` (its schedule already has a run for that tick). Null
+   * when a run was created.
    */
   reason: InsertReason | null
   /** The run as it stood right after enqueue. */

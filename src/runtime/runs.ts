@@ -1,6 +1,6 @@
 import { InvalidOptionError, InvalidTransitionError, RunNotFoundError } from '../core/errors.js'
 import type { Duration } from '../core/durations.js'
-import type { Attempt, Run } from '../core/run.js'
+import type { Attempt, Run, RunLog, Step } from '../core/run.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
 import { checkName } from '../core/queue-options.js'
 import { announce, createRunHandle, taskNameOf } from './enqueue.js'
@@ -16,6 +16,8 @@ export interface RunListOptions {
   task?: string
   status?: RunStatus | RunStatus[]
   queue?: string
+  /** Only runs made by the schedule with this key (its ticks and triggers). */
+  schedule?: string
   /** 1 to 1000. Default 50. */
   limit?: number
   /** `nextCursor` of the previous page. */
@@ -55,6 +57,10 @@ export interface RunsApi {
   wait(id: string, options?: { timeout?: Duration }): Promise<Run>
   /** Every attempt, oldest first, the one in progress included. */
   attempts(id: string): Promise<Attempt[]>
+  /** The run's completed durable steps, in the order they completed. */
+  steps(id: string): Promise<Step[]>
+  /** What the handler logged with `ctx.log`, oldest first; the newest `limit` (default 1000). */
+  logs(id: string, options?: { limit?: number }): Promise<RunLog[]>
 }
 
 export function createRunsApi(internals: ErrandInternals): RunsApi {
@@ -80,6 +86,16 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
       await internals.ready()
       return internals.driver.attemptList({ runId: id })
     },
+    async steps(id) {
+      await internals.ready()
+      return internals.driver.stepList({ runId: id })
+    },
+    async logs(id, options = {}) {
+      const limit = options.limit ?? 1000
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidOptionError('limit must be a whole number from 1 to 10000')
+      await internals.ready()
+      return internals.driver.logList({ runId: id, limit })
+    },
   }
 }
 
@@ -90,7 +106,7 @@ function listParams(options: RunListOptions) {
   for (const value of status ?? []) {
     if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"; one of ${RUN_STATUSES.join(', ')}`)
   }
-  return { task: options.task, queue: options.queue, status, limit, cursor: options.cursor }
+  return { task: options.task, queue: options.queue, schedule: options.schedule, status, limit, cursor: options.cursor }
 }
 
 export async function cancelRun(internals: ErrandInternals, id: string, reason?: string): Promise<Run> {

@@ -5,6 +5,8 @@ import type { EnqueueOptions, TaskRunDefaults } from '../core/run-options.js'
 import { resolveRunSpec } from '../core/run-options.js'
 import type { Run } from '../core/run.js'
 import type { RunHandle } from './run-handle.js'
+import { checkScheduleOptions, type TaskSchedule } from './schedule-spec.js'
+import type { StepApi } from './steps.js'
 
 type MaybePromise<T> = T | Promise<T>
 type InferIn<S, Fallback> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Fallback
@@ -21,6 +23,20 @@ export interface TaskContext<TPayload = unknown> {
   signal: AbortSignal
   /** The run as it was claimed for this attempt. */
   run: Readonly<Run<TPayload>>
+  /** Durable steps: `step.run(name, fn)` and `step.sleep(name, duration)`. */
+  step: StepApi
+  /** Messages kept with the run (`ctx.log('...')`, `ctx.log.warn('...', data)`), listed by `runs.logs(id)`. */
+  log: RunLogger
+  /** Stores a progress value (any JSON) with the run, visible through `runs.get` and the `run.progress` event. */
+  progress(value: unknown): Promise<void>
+}
+
+/** `ctx.log`: call it for an info message, or use a level. `data` is any JSON. */
+export type RunLogger = ((message: string, data?: unknown) => void) & {
+  debug(message: string, data?: unknown): void
+  info(message: string, data?: unknown): void
+  warn(message: string, data?: unknown): void
+  error(message: string, data?: unknown): void
 }
 
 export type TaskHandler<TPayload, TResult> = (payload: TPayload, ctx: TaskContext<TPayload>) => MaybePromise<TResult>
@@ -34,6 +50,12 @@ export interface TaskOptions<TInputSchema = StandardSchemaV1 | undefined, TOutpu
   output?: TOutputSchema
   /** At most this many runs of this task at once in one worker. Default: the worker's limit. */
   concurrency?: number
+  /**
+   * Runs of this task on a schedule, declared in code: synced to the store when a worker
+   * starts (and on `migrate()` or first use), so redeploying neither duplicates nor resets
+   * them. `key` defaults to the task's name. Checked here: a bad cron or time zone throws.
+   */
+  schedule?: TaskSchedule | TaskSchedule[]
 }
 
 /** A task definition, as written by {@link defineTask}. */
@@ -88,6 +110,20 @@ function checkTaskOptions(options: TaskOptions): void {
     throw new InvalidOptionError(`concurrency must be a whole number of at least 1, got ${String(options.concurrency)}`)
   }
   resolveRunSpec(options, undefined, new Date(0))
+  checkTaskSchedules(options.schedule)
+}
+
+function checkTaskSchedules(schedule: TaskOptions['schedule']): void {
+  if (schedule === undefined) return
+  const list = Array.isArray(schedule) ? schedule : [schedule]
+  const keys = new Set<string>()
+  for (const item of list) {
+    // The key and task are placeholders here: only the schedule's own fields are checked.
+    checkScheduleOptions({ ...item, key: item?.key ?? 'task-schedule', task: 'task' })
+    const key = item.key ?? ''
+    if (keys.has(key)) throw new InvalidOptionError(`Two schedules of one task share the key "${key || '(the task name)'}": give each its own key`)
+    keys.add(key)
+  }
 }
 
 /** An item of `enqueueMany`: a payload, or `{ payload, options }`. */

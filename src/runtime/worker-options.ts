@@ -20,7 +20,7 @@ export interface WorkerOptions {
   lease?: Duration
   /** How often leases are renewed. Default a third of `lease`. */
   heartbeatInterval?: Duration
-  /** How often to take back runs of dead workers and promote due runs. Default `'5s'`. */
+  /** How often to take back runs of dead workers and promote due runs, and the longest the scheduler sleeps. Default `'5s'`. */
   maintenanceInterval?: Duration
   /** Most runs taken in one claim. Default `concurrency`. */
   batchSize?: number
@@ -34,6 +34,13 @@ export interface WorkerOptions {
    * hit); if it throws, the worker skips that claim and reports a `worker.error`. Default none.
    */
   forbiddenFlags?: ForbiddenFlags
+
+  /**
+   * Whether this worker also ticks schedules (enqueues the runs of due ticks). Any number of
+   * workers may: each tick gets one run. It sleeps until the next tick, at most
+   * `maintenanceInterval`. Default `true`.
+   */
+  scheduler?: boolean
 }
 
 export interface ResolvedWorkerOptions {
@@ -47,6 +54,7 @@ export interface ResolvedWorkerOptions {
   retentionMs: number | null
   workerId: string | null
   forbiddenFlags: ForbiddenFlags
+  scheduler: boolean
 }
 
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
@@ -70,6 +78,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     retentionMs: options.retention === false ? null : parseDuration(options.retention ?? '7d'),
     workerId: options.workerId ?? null,
     forbiddenFlags: typeof options.forbiddenFlags === 'function' ? options.forbiddenFlags : checkForbiddenFlags(options.forbiddenFlags),
+    scheduler: options.scheduler ?? true,
   }
 }
 

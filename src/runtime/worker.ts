@@ -3,10 +3,13 @@ import { ErrandError, LeaseLostError, RunCancelledError, UnknownTaskError, Worke
 import type { RunRecord } from '../storage/driver.js'
 import { announceAttemptResult, attemptResultOf } from './attempt-result.js'
 import { CompletionBatcher } from './completion-batcher.js'
+import type { AttemptServices } from './context.js'
 import { executeAttempt, type Settlement } from './executor.js'
 import { newWorkerId } from './ids.js'
 import type { ErrandInternals } from './internals.js'
+import { LogBuffer } from './log-buffer.js'
 import { Maintenance } from './maintenance.js'
+import { Scheduler } from './scheduler.js'
 import { toPublicRun } from './public-run.js'
 import type { AnyTaskDefinition } from './task.js'
 import { checkForbiddenFlags, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
@@ -31,16 +34,22 @@ export class Worker {
   private readonly active = new Map<string, ActiveRun>()
   private readonly busyPerTask = new Map<string, number>()
   private readonly batcher: CompletionBatcher
+  private readonly services: AttemptServices
   private readonly maintenance: Maintenance
+  private readonly scheduler: Scheduler | null
   private tasks: AnyTaskDefinition[] = []
   private busy = 0
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle'
   private fetching = false
   private fetchAgain = false
+  /** The fetch loop in progress (settled when none is). */
+  private fetchDone: Promise<void> = Promise.resolve()
   private pollTimer: NodeJS.Timeout | null = null
   private wakeTimer: NodeJS.Timeout | null = null
   private wakeAt = Infinity
   private heartbeatTimer: NodeJS.Timeout | null = null
+  /** The heartbeat in progress (settled when none is). */
+  private heartbeatDone: Promise<void> = Promise.resolve()
   private readonly onWake = (at: Date) => this.wake(at)
   private readonly onCancelled = (runId: string) => this.abortRun(runId, new RunCancelledError(runId, null, null))
   /** Stops the store's wake-up hints (PostgreSQL NOTIFY), when the store offers them. */
@@ -53,7 +62,9 @@ export class Worker {
     this.options = resolveWorkerOptions(options)
     this.id = this.options.workerId ?? newWorkerId()
     this.batcher = new CompletionBatcher(internals.driver, internals.clock, (error) => this.reportError(error))
+    this.services = { internals, logs: new LogBuffer(internals.driver, (error) => this.reportError(error)) }
     this.maintenance = new Maintenance(internals, this.options, (error) => this.reportError(error), () => this.fetchSoon())
+    this.scheduler = this.options.scheduler ? new Scheduler(internals, this.options.maintenanceMs, (error) => this.reportError(error)) : null
   }
 
   /** Runs executing now. */
@@ -64,15 +75,19 @@ export class Worker {
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new ErrandError('invalid_option', `Worker ${this.id} was already started`)
     this.tasks = this.resolveTasks()
-    await this.internals.ready()
+    // Declared schedules are synced before anything runs: a bad declaration fails the start.
+    await this.internals.readyStrict()
     this.state = 'running'
     this.internals.signals.on('wake', this.onWake)
     this.internals.signals.on('cancelled', this.onCancelled)
     // Runs enqueued by other processes: claim on the hint instead of waiting for the poll.
     this.unsubscribeRunsAvailable = this.internals.driver.subscribeRunsAvailable?.(() => this.fetchSoon()) ?? null
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs)
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeatDone = this.heartbeat()
+    }, this.options.heartbeatMs)
     this.heartbeatTimer.unref()
     this.maintenance.start()
+    this.scheduler?.start()
     this.schedulePoll()
     this.fetchSoon()
   }
@@ -88,17 +103,25 @@ export class Worker {
     }
     const graceMs = parseDuration(options.timeout ?? '30s')
     this.state = 'stopping'
+    await this.scheduler?.stop()
     this.clearTimer('pollTimer')
     this.clearTimer('wakeTimer')
     this.internals.signals.off('wake', this.onWake)
     this.unsubscribeRunsAvailable?.()
     this.unsubscribeRunsAvailable = null
-    await this.waitForActive(graceMs)
+    const deadline = Date.now() + graceMs
+    // A claim still in flight takes runs that are not in `active` yet: let it land first, or
+    // they would start after the stop and stay `running` until their lease ran out.
+    await this.fetchDone
+    await this.waitForActive(Math.max(0, deadline - Date.now()))
     for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)
     await this.batcher.drain()
-    this.maintenance.stop()
+    await this.services.logs.drain()
+    // Neither a maintenance round nor a heartbeat may still be using the store once stop()
+    // returns: the host usually closes the store right after.
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    await Promise.all([this.maintenance.stop(), this.heartbeatDone])
     this.internals.signals.off('cancelled', this.onCancelled)
     this.state = 'stopped'
   }
@@ -128,7 +151,7 @@ export class Worker {
       return
     }
     this.fetching = true
-    void this.fetchLoop()
+    this.fetchDone = this.fetchLoop()
   }
 
   private async fetchLoop(): Promise<void> {
@@ -191,7 +214,7 @@ export class Worker {
     this.busyPerTask.set(run.task, (this.busyPerTask.get(run.task) ?? 0) + 1)
     if (this.internals.events.listenerCount('run.started')) this.internals.events.emit('run.started', { run: toPublicRun(run) })
     const startedAt = Date.now()
-    entry.done = executeAttempt(run, task, controller)
+    entry.done = executeAttempt(run, task, controller, this.services)
       .then((settlement) => this.settle(entry, settlement, startedAt))
       .catch((error: unknown) => this.reportError(error))
       .finally(() => this.active.delete(run.id))
@@ -210,6 +233,8 @@ export class Worker {
     if (dueAgain) this.wake(dueAgain)
     // Its serial queue's next run, or its concurrency key's, may start now that this one is written.
     if (entry.run.queue !== null || entry.run.concurrencyKey !== null) this.fetchSoon()
+    // A run of a schedule ended: a run held behind it (overlap 'queue') may go now.
+    if (entry.run.scheduleKey !== null) this.scheduler?.poke()
   }
 
   /** A run becomes due at `at`: claim now, or set a timer for it. */
@@ -236,11 +261,14 @@ export class Worker {
   }
 
   private async heartbeat(): Promise<void> {
-    const leases = [...this.active.values()].filter((entry) => entry.executing).map((entry) => ({ id: entry.run.id, attempt: entry.run.attempt }))
+    // Every run this worker holds, those whose result still waits for its batched write
+    // included: the lease must outlive the write, or the run is rescued and runs twice.
+    const leases = [...this.active.values()].map((entry) => ({ id: entry.run.id, attempt: entry.run.attempt }))
     if (leases.length === 0) return
     try {
       const lost = await this.internals.driver.runHeartbeat({ leases, leaseMs: this.options.leaseMs, now: this.internals.clock.now() })
       for (const id of lost) {
+        if (!this.active.get(id)?.executing) continue
         const current = await this.internals.driver.runGet({ id })
         this.abortRun(id, current?.status === 'cancelled' ? new RunCancelledError(id, null, current.cancelReason) : new LeaseLostError(id))
       }

@@ -11,8 +11,21 @@
  */
 import type { JobKeyMode } from '../core/queue-options.js'
 import type { RetryPolicy } from '../core/retry.js'
-import type { Attempt, Run, SerializedError } from '../core/run.js'
+import type { Attempt, LogLevel, Run, RunLog, SerializedError, Step } from '../core/run.js'
 import type { RunStatus } from '../core/run-state.js'
+import type {
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleRecord,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
+} from './schedule-records.js'
+
+export * from './schedule-records.js'
 
 /** A run as stored: the public {@link Run} plus what only the runtime needs. */
 export interface RunRecord extends Run {
@@ -42,6 +55,9 @@ export interface NewRun {
   runAt: Date
   replayOf: string | null
   replayReason: string | null
+  /** The schedule that made it. A run with both this and `scheduledFor` is unique per (schedule, tick). */
+  scheduleKey?: string | null
+  scheduledFor?: Date | null
 }
 
 export interface RunInsertManyParams {
@@ -56,7 +72,7 @@ export interface RunInsertManyParams {
  * returned), `'replaced'` (the job key's run that had not started took the new work),
  * `'deduped'` (`unsafe_dedupe`: the job key's latest run was returned unchanged).
  */
-export type InsertReason = 'idempotent' | 'replaced' | 'deduped'
+export type InsertReason = 'idempotent' | 'replaced' | 'deduped' | 'scheduled_tick'
 
 /** What happened to one new run: created, or an existing run returned (and maybe updated) instead. */
 export interface RunInsertResult {
@@ -70,6 +86,8 @@ export interface RunListParams {
   task?: string
   status?: RunStatus[]
   queue?: string
+  /** Only runs made by this schedule. */
+  schedule?: string
   limit: number
   /** Opaque, from a previous page's `nextCursor`. */
   cursor?: string
@@ -120,6 +138,8 @@ export type AttemptResult = Lease & { workerId: string } & (
     | ({ outcome: 'dead_lettered'; error: SerializedError } & BatchRemainder)
     /** Shut down before finishing: back to `queued`, and the attempt does not use up the budget. */
     | { outcome: 'released'; error: SerializedError }
+    /** A durable sleep: back to `scheduled` until `runAt`, without using up the budget. */
+    | { outcome: 'sleep'; runAt: Date }
   )
 
 export interface RunFinishManyParams {
@@ -167,6 +187,34 @@ export interface RescuedRun {
 export interface RunPruneParams {
   /** Final runs that finished before this are deleted. */
   finishedBefore: Date
+  limit: number
+}
+
+export interface StepSaveParams {
+  runId: string
+  /** Fence: saved only while this attempt holds the run. */
+  attempt: number
+  name: string
+  kind: Step['kind']
+  outputJson: string
+  wakeAt: Date | null
+  now: Date
+}
+
+export interface RunProgressSetParams {
+  id: string
+  /** Fence: set only while this attempt holds the run. */
+  attempt: number
+  progressJson: string
+  now: Date
+}
+
+export interface LogAppendParams {
+  entries: Array<{ runId: string; attempt: number; at: Date; level: LogLevel; message: string; dataJson: string }>
+}
+
+export interface LogListParams {
+  runId: string
   limit: number
 }
 
@@ -222,4 +270,43 @@ export interface StoreDriver {
    * polling, which stays the truth. Returns a function that unsubscribes.
    */
   subscribeRunsAvailable?(listener: () => void): () => void
+
+  // Schedules. A tick's run is unique per (schedule key, tick time) by a unique index; the
+  // tick pass locks due schedules and advances them in the transaction that inserts the runs.
+
+  /** Creates or updates a schedule by key, keeping its next tick unless cron, time zone or enablement changed. */
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult>
+  scheduleGet(params: { key: string }): Promise<ScheduleRecord | null>
+  /** Every schedule, by key. */
+  scheduleList(params: Record<string, never>): Promise<ScheduleRecord[]>
+  /** Pauses (no next tick) or resumes (from `nextTickAt`) a schedule. Null when there is no such schedule. */
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null>
+  /** Deletes a schedule (its runs stay). False when there was none. */
+  scheduleDelete(params: { key: string }): Promise<boolean>
+  /** What the scheduler needs to know to sleep: the earliest next tick, and whether runs are held. One cheap query. */
+  schedulePeek(params: Record<string, never>): Promise<SchedulePeekResult>
+  /**
+   * Takes up to `limit` enabled schedules whose next tick is due (skipping ones another
+   * process holds), asks `plan` what to write, and in the same transaction inserts the
+   * runs and advances each schedule, guarded on the next tick it read.
+   */
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>>
+  /**
+   * Releases held runs: for each schedule with no unfinished run other than held ones, its
+   * oldest held run becomes `queued`, due now. Returns the released runs.
+   */
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>>
+  /** A run's completed steps, in the order they completed. */
+  stepList(params: { runId: string }): Promise<Step[]>
+  /**
+   * Stores a completed step, fenced on the attempt. False when the attempt no longer holds
+   * the run, or a step of that name is already stored (the first result stands).
+   */
+  stepSave(params: StepSaveParams): Promise<boolean>
+  /** Sets a running run's progress, fenced on the attempt. False when the lease is lost. */
+  runProgressSet(params: RunProgressSetParams): Promise<boolean>
+  /** Appends handler log messages. */
+  logAppend(params: LogAppendParams): Promise<void>
+  /** A run's log messages, oldest first, at most `limit` (the newest ones). */
+  logList(params: LogListParams): Promise<RunLog[]>
 }

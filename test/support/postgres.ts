@@ -2,10 +2,11 @@
  * Vitest global setup: gives the test run a real PostgreSQL server.
  *
  * - `DATABASE_URL` set: that server is used as it is (tests create their own schemas in it).
- * - Otherwise a PostgreSQL 15 server is started from the binaries on this machine, in a
- *   throwaway data directory on a free loopback port, with trust auth and `fsync` on, once
- *   per `vitest run`, and stopped when the run ends. PostgreSQL refuses to run as root, so
- *   as root the server runs as the `postgres` OS user.
+ * - Otherwise a PostgreSQL server (15 preferred) is started from the binaries on this
+ *   machine (`ERRAND_PG_BIN`, the Debian paths, then `PATH`) in a throwaway data directory,
+ *   on a free loopback port, with trust auth and `fsync` on, once per `vitest run`, and
+ *   stopped when the run ends (`ERRAND_KEEP_PG=1` keeps the data directory and its log).
+ *   PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
  * - No binaries and no `DATABASE_URL`: under `CI=true` the run fails; on a developer's
  *   machine the postgres store kind is skipped, with a message saying why.
  *
@@ -17,7 +18,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import pg from 'pg'
 
 /** The URL of the test database, set by the global setup for test files and their children. */
@@ -67,7 +68,8 @@ function unavailable(reason: string): () => Promise<void> {
 }
 
 function findBinDir(): string | null {
-  const dirs = [process.env.ERRAND_PG_BIN, ...BIN_DIRS].filter((dir): dir is string => Boolean(dir))
+  const fromPath = (process.env.PATH ?? '').split(delimiter)
+  const dirs = [process.env.ERRAND_PG_BIN, ...BIN_DIRS, ...fromPath].filter((dir): dir is string => Boolean(dir))
   return dirs.find((dir) => ['initdb', 'pg_ctl', 'postgres'].every((bin) => existsSync(join(dir, bin)))) ?? null
 }
 

@@ -34,6 +34,16 @@ export async function typing(): Promise<void> {
   const run: Run | null = await errand.runs.get('id')
   void sum
   void run
+  await errand.schedules.upsert({ key: 'k', task: add, cron: '* * * * *', payload: { a: 1 } })
+  await errand.schedules.upsert({ key: 'k', task: 'add', cron: '* * * * *', payload: 'anything, checked at run time' })
+  // @ts-expect-error the payload must be what the task accepts
+  await errand.schedules.upsert({ key: 'k', task: add, cron: '* * * * *', payload: { a: 'x' } })
+  // @ts-expect-error overlap is 'allow' | 'skip' | 'queue'
+  await errand.schedules.upsert({ key: 'k', task: 'add', cron: '* * * * *', overlap: 'wait' })
+  // @ts-expect-error catchUp needs max
+  await errand.schedules.upsert({ key: 'k', task: 'add', cron: '* * * * *', catchUp: { within: '1h' } })
+  const scheduledFor: Date | null = run?.scheduledFor ?? null
+  void scheduledFor
   defineTask({
     name: 'bad-output',
     output: z.object({ id: z.string() }),

@@ -12,6 +12,8 @@ import { insertAndReadSuite } from './insert-and-read.js'
 import { jobKeySuite } from './job-keys.js'
 import { maintenanceSuite } from './maintenance.js'
 import { queueSuite } from './queues.js'
+import { schedulesSuite } from './schedules.js'
+import { stepsSuite } from './steps.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
 
@@ -50,5 +52,7 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     jobKeySuite(context)
     queueSuite(context)
     flagsAndBatchesSuite(context)
+    schedulesSuite(context)
+    stepsSuite(context)
   })
 }

@@ -12,6 +12,11 @@ export type { PostgresConnection, PostgresStoreOptions } from './postgres-driver
  * Enqueue inside your own transaction by passing your client as `tx`: the run exists if,
  * and only if, your transaction commits.
  *
+ * Workers are woken by NOTIFY when runs are enqueued elsewhere (option `notify`, default
+ * on); polling stays the safety net. Give each errand instance its own store: `close()`
+ * closes it, and a store skips its own notifications because its instance's workers were
+ * already woken in-process.
+ *
  * @example
  * const errand = createErrand({ store: postgresStore({ connectionString: process.env.DATABASE_URL }) })
  * @example

@@ -33,22 +33,22 @@ export class JobKeyStatements {
     // The update applies only to a run that has not started; a started (or final) one is
     // locked but left as it is, and nothing is returned, which sends the caller to retire
     // it from the key. Two arrays are appended (batch jobs); anything else is replaced.
-    // $20: keep the run's time (preserve_run_at).
+    // $22: keep the run's time (preserve_run_at).
     this.upsert = insert(
       `DO UPDATE SET
         payload = CASE WHEN jsonb_typeof(r.payload) = 'array' AND jsonb_typeof(EXCLUDED.payload) = 'array'
                        THEN r.payload || EXCLUDED.payload ELSE EXCLUDED.payload END,
-        status = CASE WHEN $20::boolean THEN r.status ELSE EXCLUDED.status END,
-        run_at = CASE WHEN $20::boolean THEN r.run_at ELSE EXCLUDED.run_at END,
+        status = CASE WHEN $22::boolean THEN r.status ELSE EXCLUDED.status END,
+        run_at = CASE WHEN $22::boolean THEN r.run_at ELSE EXCLUDED.run_at END,
         max_attempts = EXCLUDED.max_attempts, priority = EXCLUDED.priority, queue = EXCLUDED.queue,
         concurrency_key = EXCLUDED.concurrency_key, concurrency_limit = EXCLUDED.concurrency_limit,
         flags = EXCLUDED.flags, metadata = EXCLUDED.metadata, retry_policy = EXCLUDED.retry_policy,
         timeout_ms = EXCLUDED.timeout_ms, updated_at = EXCLUDED.updated_at
       WHERE ${NOT_STARTED}`,
-      21,
+      23,
     )
     // DO NOTHING waits for a concurrent insert of the same key to commit or roll back.
-    this.insertOrNothing = insert('DO NOTHING', 20)
+    this.insertOrNothing = insert('DO NOTHING', 22)
     this.getCurrent = `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE ${CURRENT}`
     this.retireCurrent = `UPDATE ${s}.runs r SET job_key_current = false WHERE ${CURRENT} AND NOT (${NOT_STARTED})`
     // The second branch reads the snapshot, where the run just cancelled is still current:
@@ -66,9 +66,11 @@ export class JobKeyStatements {
 }
 
 /**
- * Inserts runs without a job key in one statement; a run whose idempotency key is taken is
- * answered with the run holding it. A row that a concurrent transaction is inserting with
- * the same key makes the insert wait for it; once it commits, the read sees it.
+ * Inserts runs without a job key in one statement; a run that hits a unique key (an
+ * idempotency key, or a schedule's tick) is answered with the run holding it, read back in
+ * one statement per kind. A row that a concurrent transaction is inserting with the same
+ * key makes the insert wait for it; once it commits, the read (a new snapshot under READ
+ * COMMITTED) sees it, so a key never yields two runs nor a spurious error.
  */
 export async function insertPlain(
   exec: RowExec,
@@ -80,19 +82,32 @@ export async function insertPlain(
   const grouped = runs.some((run) => run.queue !== null || run.concurrencyKey !== null)
   const statement = grouped ? sql.insertGroupedRuns : sql.insertRuns
   const inserted = new Map((await exec(statement, [...insertArrays(runs), now.toISOString(), ...notifyArgs])).map((row) => [row.id, row]))
-  const keyed = runs.filter((run) => !inserted.has(run.id) && run.idempotencyKey !== null)
+  const conflicted = runs.filter((run) => !inserted.has(run.id))
+  const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
   const existing = new Map<string, RunRow>()
   if (keyed.length > 0) {
     const found = await exec(sql.findIdempotent, [keyed.map((run) => run.task), keyed.map((run) => run.idempotencyKey)])
     for (const row of found) existing.set(idempotencyKeyOf(row.task, row.idempotency_key), row)
   }
+  const ticks = conflicted.filter((run) => run.idempotencyKey === null && run.scheduleKey && run.scheduledFor)
+  const taken = new Map<string, RunRow>()
+  if (ticks.length > 0) {
+    const found = await exec(sql.findScheduledTicks, [ticks.map((run) => run.scheduleKey), ticks.map((run) => (run.scheduledFor as Date).toISOString())])
+    for (const row of found) taken.set(tickKeyOf(row.schedule_key, Number(row.scheduled_for)), row)
+  }
   return runs.map((run) => {
     const row = inserted.get(run.id)
     if (row) return { run: runFromRow(row), created: true }
     const other = run.idempotencyKey === null ? undefined : existing.get(idempotencyKeyOf(run.task, run.idempotencyKey))
-    if (!other) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-    return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
+    if (other) return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
+    const tick = run.scheduledFor ? taken.get(tickKeyOf(run.scheduleKey ?? null, run.scheduledFor.getTime())) : undefined
+    if (tick) return { run: runFromRow(tick), created: false, reason: 'scheduled_tick' as const }
+    throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key or schedule tick matches`)
   })
+}
+
+function tickKeyOf(schedule: string | null, ms: number): string {
+  return `${schedule ?? ''}\u0000${ms}`
 }
 
 /**

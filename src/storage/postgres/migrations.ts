@@ -72,8 +72,79 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   {
-    // Version 4 (versions 2 and 3 belong to other features; the runner applies whatever is
-    // missing, in this list's order, so a gap is harmless).
+    version: 2,
+    name: 'steps, logs',
+    sql: (s) => `
+      CREATE TABLE ${s}.steps (
+        run_id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('run', 'sleep')),
+        attempt integer NOT NULL,
+        output jsonb,
+        wake_at timestamptz,
+        completed_at timestamptz NOT NULL,
+        -- Completion order: several steps may complete within one millisecond.
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (run_id, name)
+      );
+
+      CREATE TABLE ${s}.logs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id text COLLATE "C" NOT NULL,
+        attempt integer NOT NULL,
+        at timestamptz NOT NULL,
+        level text NOT NULL,
+        message text NOT NULL,
+        data jsonb
+      );
+      CREATE INDEX logs_run ON ${s}.logs (run_id, id);
+    `,
+  },
+  {
+    version: 3,
+    name: 'schedules',
+    // Nullable columns without defaults: adding them rewrites nothing, however big runs is.
+    // The indexes are built inside the migration's transaction (CONCURRENTLY cannot be), so
+    // writes to runs wait while they build; only rows with a schedule key enter the first two.
+    sql: (s) => `
+      ALTER TABLE ${s}.runs ADD COLUMN schedule_key text, ADD COLUMN scheduled_for timestamptz;
+      -- Exactly one run per tick rests on this index, not on timing: a second insert for the
+      -- same (schedule, tick) is refused, whichever process makes it.
+      CREATE UNIQUE INDEX runs_schedule_tick ON ${s}.runs (schedule_key, scheduled_for)
+        WHERE schedule_key IS NOT NULL AND scheduled_for IS NOT NULL;
+      CREATE INDEX runs_schedule ON ${s}.runs (schedule_key, id) WHERE schedule_key IS NOT NULL;
+      -- "Is a run of this schedule unfinished?" (overlap): only unfinished runs of schedules,
+      -- so neither a backlog of other runs nor a schedule's long history is walked.
+      CREATE INDEX runs_schedule_unfinished ON ${s}.runs (schedule_key)
+        WHERE schedule_key IS NOT NULL AND status IN ('scheduled', 'queued', 'running');
+      -- Runs held back by overlap 'queue' (run_at = HELD_RUN_AT, written as a literal so the
+      -- queries that repeat it can use this index). Usually empty.
+      CREATE INDEX runs_held ON ${s}.runs (schedule_key, scheduled_for)
+        WHERE schedule_key IS NOT NULL AND status = 'scheduled' AND run_at = '9999-12-31 00:00:00+00'::timestamptz;
+
+      CREATE TABLE ${s}.schedules (
+        key text PRIMARY KEY,
+        task text NOT NULL,
+        cron text NOT NULL,
+        timezone text NOT NULL,
+        payload jsonb NOT NULL,
+        options jsonb NOT NULL,
+        run_spec jsonb NOT NULL,
+        catch_up jsonb NOT NULL,
+        overlap text NOT NULL CHECK (overlap IN ('allow', 'skip', 'queue')),
+        enabled boolean NOT NULL,
+        next_tick_at timestamptz,
+        last_tick_at timestamptz,
+        last_tick_outcome text,
+        last_run_id text COLLATE "C",
+        fingerprint text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE INDEX schedules_due ON ${s}.schedules (next_tick_at) WHERE enabled;
+    `,
+  },
+  {
     version: 4,
     name: 'job keys, serial queues, concurrency keys',
     sql: (s) => `

@@ -1,8 +1,19 @@
 import type pg from 'pg'
 import { quoteIdent } from './schema-name.js'
 
-/** The channel every errand store notifies on; the payload is the schema, so stores sharing a database tell themselves apart. */
+/** The channel every errand store notifies on. */
 export const RUNS_AVAILABLE_CHANNEL = 'errand_runs_available'
+
+/**
+ * The payload: the schema, so stores sharing a database tell themselves apart, and the
+ * sending driver, or null. A driver ignores its own notifications: the runtime already woke
+ * the workers of its errand instance when the insert returned, and one more wake-up would
+ * cost each run an empty claim. Inserts inside a caller's transaction send null instead,
+ * because the local wake-up came before the commit, when the run was not yet visible.
+ */
+export function notificationPayload(schema: string, sender: string | null): string {
+  return JSON.stringify([schema, sender])
+}
 
 const MIN_BACKOFF_MS = 100
 const MAX_BACKOFF_MS = 10_000
@@ -10,6 +21,8 @@ const MAX_BACKOFF_MS = 10_000
 export interface NotifierOptions {
   pool: pg.Pool
   schema: string
+  /** This driver's sender id: its own notifications are not hints for it. */
+  sender: string
   /** Window within which notifications are coalesced into one wake-up, in ms. */
   throttleMs: number
   onError: (error: unknown) => void
@@ -61,7 +74,15 @@ export class RunsAvailableNotifier {
   }
 
   private readonly onNotification = (message: pg.Notification) => {
-    if (message.channel === RUNS_AVAILABLE_CHANNEL && message.payload === this.options.schema) this.hint()
+    if (message.channel !== RUNS_AVAILABLE_CHANNEL || !message.payload) return
+    let schema: unknown
+    let sender: unknown
+    try {
+      ;[schema, sender] = JSON.parse(message.payload) as unknown[]
+    } catch {
+      return // not ours: someone else notifying on the same channel
+    }
+    if (schema === this.options.schema && sender !== this.options.sender) this.hint()
   }
 
   private async connect(): Promise<void> {

@@ -26,6 +26,8 @@ export function insertArrays(runs: NewRun[]): unknown[] {
     runs.map((run) => run.runAt.toISOString()),
     runs.map((run) => run.replayOf),
     runs.map((run) => run.replayReason),
+    runs.map((run) => run.scheduleKey ?? null),
+    runs.map((run) => run.scheduledFor?.toISOString() ?? null),
   ]
 }
 
@@ -45,11 +47,18 @@ export function finishArrays(results: AttemptResult[], now: Date): unknown[] {
       const json = result.outcome === 'completed' ? result.outputJson : remainder(result)?.outputJson
       return json === undefined ? null : toJsonbText(json)
     }),
-    results.map((result) => (result.outcome === 'completed' ? null : toJsonbText(JSON.stringify(result.error)))),
-    results.map((result) => (result.outcome === 'retry' ? new Date(now.getTime() + result.delayMs).toISOString() : null)),
+    results.map((result) => ('error' in result ? toJsonbText(JSON.stringify(result.error)) : null)),
+    results.map((result) => nextRunAt(result, now)),
     results.map((result) => {
       const json = remainder(result)?.payloadJson
       return json === undefined ? null : toJsonbText(json)
     }),
   ]
+}
+
+/** When a finished attempt's run is due again: after a retry's delay, or at a durable sleep's end. */
+function nextRunAt(result: AttemptResult, now: Date): string | null {
+  if (result.outcome === 'retry') return new Date(now.getTime() + result.delayMs).toISOString()
+  if (result.outcome === 'sleep') return result.runAt.toISOString()
+  return null
 }

@@ -1,8 +1,11 @@
+import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { InvalidOptionError, StoreClosedError } from '../../core/errors.js'
-import type { Attempt } from '../../core/run.js'
+import type { Attempt, RunLog, Step } from '../../core/run.js'
 import type {
   AttemptResult,
+  LogAppendParams,
+  LogListParams,
   NewRun,
   RescuedRun,
   RunCancelByJobKeyParams,
@@ -18,19 +21,33 @@ import type {
   RunPromoteDueParams,
   RunPruneParams,
   RunRecord,
+  RunProgressSetParams,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
+  StepSaveParams,
   StoreDriver,
 } from '../driver.js'
 import { applyMigrations } from './migrate.js'
-import { RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { notificationPayload, RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
 import { insertKeyed, insertPlain, JobKeyStatements, type RowExec } from './insert.js'
+import { PlannerStatsBootstrap } from './planner-stats.js'
 import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import { PostgresSchedules } from './schedules.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
 import { statementName } from './statement-name.js'
 import { PostgresStatements } from './statements.js'
+import { PostgresSteps } from './steps.js'
 
 /** Where the store connects: a connection string (the store owns its pool) or your own pool (left open on close). */
 export type PostgresConnection = { connectionString: string; pool?: undefined } | { pool: pg.Pool; connectionString?: undefined }
@@ -66,9 +83,14 @@ export class PostgresDriver implements StoreDriver {
   private readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly notifyEnabled: boolean
+  /** Tags this driver's NOTIFYs, so its own listener can skip them. */
+  private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly keySql: JobKeyStatements
   private readonly notifier: RunsAvailableNotifier | null
+  private readonly schedules: PostgresSchedules
+  private readonly plannerStats: PlannerStatsBootstrap
+  private readonly steps: PostgresSteps
   private migration: Promise<void> | null = null
   private closed = false
 
@@ -89,9 +111,23 @@ export class PostgresDriver implements StoreDriver {
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.notifier = this.notifyEnabled
-      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, throttleMs: options.notifyThrottleMs ?? 25, onError })
+      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
       : null
+    this.schedules = new PostgresSchedules(
+      {
+        pool: this.pool,
+        schema: this.schema,
+        ready: () => this.ready(),
+        rows: (text, values) => this.rows(text, values),
+        // Inside the tick's own transaction; no sender, so this process's workers hear the NOTIFY too.
+        insertRuns: (client, runs, now) => this.insertOn(client, runs, now, false),
+        notifyRunsAvailable: () => this.notifyRunsAvailable(),
+      },
+      quoteIdent(this.schema),
+    )
+    this.plannerStats = new PlannerStatsBootstrap(this.pool, this.schema, quoteIdent(this.schema), onError)
   }
 
   /** Applies pending migrations once per driver; a failed attempt is retried on the next call. */
@@ -123,8 +159,11 @@ export class PostgresDriver implements StoreDriver {
       // One statement is atomic on its own; job keys take several, in order, so a batch
       // holding one gets a transaction of its own (all or nothing, as for any batch).
       const single = params.runs.length === 1 || params.runs.every((run) => run.jobKey === null)
-      if (single) return this.insertOn(this.pool, params.runs, params.now, true)
-      return withTransaction(this.pool, (client) => this.insertOn(client, params.runs, params.now, true))
+      const results = single
+        ? await this.insertOn(this.pool, params.runs, params.now, true)
+        : await withTransaction(this.pool, (client) => this.insertOn(client, params.runs, params.now, true))
+      this.plannerStats.noteInserted(results.filter((result) => result.created).length)
+      return results
     }
     if (!isQueryable(params.tx)) {
       throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
@@ -136,7 +175,9 @@ export class PostgresDriver implements StoreDriver {
   /** Runs without a job key in one statement, then each run with one, in order. */
   private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
     const exec: RowExec = async (text, values) => rowsOf<RunRow>(await this.exec(client, text, values, prepared))
-    const notifyArgs = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, this.schema] : []
+    // On our own connections the NOTIFY names this driver as sender (its workers were woken
+    // in-process); on a caller's transaction, or a tick's, no sender, so ours hear the commit too.
+    const notifyArgs = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, prepared ? this.sender : null)] : []
     const results: RunInsertResult[] = new Array(runs.length)
     const plain = runs.flatMap((run, index) => (run.jobKey === null ? [{ run, index }] : []))
     if (plain.length > 0) {
@@ -261,10 +302,67 @@ export class PostgresDriver implements StoreDriver {
     return (await this.rows<AttemptRow>(this.sql.listAttempts, [params.runId])).map(attemptFromRow)
   }
 
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
+  }
+
+  async stepList(params: { runId: string }): Promise<Step[]> {
+    await this.ready()
+    return this.steps.stepList(params.runId)
+  }
+
+  async stepSave(params: StepSaveParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.stepSave(params)
+  }
+
+  async runProgressSet(params: RunProgressSetParams): Promise<boolean> {
+    await this.ready()
+    return this.steps.runProgressSet(params)
+  }
+
+  async logAppend(params: LogAppendParams): Promise<void> {
+    await this.ready()
+    return this.steps.logAppend(params)
+  }
+
+  async logList(params: LogListParams): Promise<RunLog[]> {
+    await this.ready()
+    return this.steps.logList(params)
+  }
+
   /** A hint for other processes' workers: runs went back to the queue. Best effort. */
   private async notifyRunsAvailable(): Promise<void> {
     if (!this.notifyEnabled) return
-    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, this.schema]).catch(() => {})
+    await this.pool.query(this.sql.notify, [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, this.sender)]).catch(() => {})
   }
 
   private async ready(): Promise<void> {

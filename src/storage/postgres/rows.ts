@@ -10,7 +10,8 @@ import { fromJsonbText } from './json-column.js'
  * otherwise parse jsonb and timestamptz itself) or a caller's transaction handle from some
  * other library did, and wrapped values (see json-column.ts) are unwrapped in one place.
  */
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
+/** A timestamptz column as epoch milliseconds (float8: exact for millisecond times, and read as a JS number). */
+export const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 
 /** The select list of a runs row under table alias `a`, in the shape {@link runFromRow} reads. */
 export function runColumns(a: string): string {
@@ -45,6 +46,8 @@ export function runColumns(a: string): string {
     `${a}.replay_of`,
     `${a}.replay_reason`,
     `${a}.cancel_reason`,
+    `${a}.schedule_key`,
+    `${ms(`${a}.scheduled_for`)} AS scheduled_for`,
   ].join(', ')
 }
 
@@ -88,6 +91,8 @@ export interface RunRow {
   replay_of: string | null
   replay_reason: string | null
   cancel_reason: string | null
+  schedule_key: string | null
+  scheduled_for: NumOrNull
 }
 
 export interface AttemptRow {
@@ -133,6 +138,8 @@ export function runFromRow(row: RunRow): RunRecord {
     timeoutMs: toNumber(row.timeout_ms),
     lockedBy: row.locked_by,
     leaseExpiresAt: toDate(row.lease_expires_at),
+    scheduleKey: row.schedule_key,
+    scheduledFor: toDate(row.scheduled_for),
     retryPolicy: fromJsonbText(row.retry_policy) as RetryPolicy,
   }
 }

@@ -7,7 +7,7 @@ type RowQuery = (text: string, values: unknown[]) => Promise<RunRow[]>
 /**
  * One page of runs, newest first. Ids are UUIDv7 in the C collation, so `id DESC` is
  * creation order and the cursor (the last id of the previous page) is a plain `id <`
- * bound, served by the primary key or the (task, id) / (status, id) / (queue, id) indexes.
+ * bound, served by the primary key or the (task, id) / (status, id) / (queue, id) / (schedule_key, id) indexes.
  * Only the filters given appear in the statement; every value is bound.
  */
 export async function listRuns(query: RowQuery, s: string, params: RunListParams): Promise<RunListResult> {
@@ -16,6 +16,7 @@ export async function listRuns(query: RowQuery, s: string, params: RunListParams
   const bind = (value: unknown) => (values.push(value), `$${values.length}`)
   if (params.task !== undefined) where.push(`r.task = ${bind(params.task)}`)
   if (params.queue !== undefined) where.push(`r.queue = ${bind(params.queue)}`)
+  if (params.schedule !== undefined) where.push(`r.schedule_key = ${bind(params.schedule)}`)
   if (params.status?.length) where.push(`r.status = ANY(${bind(params.status)}::text[])`)
   if (params.cursor !== undefined) where.push(`r.id < ${bind(decodeCursor(params.cursor))}`)
   const filter = where.length ? `WHERE ${where.join(' AND ')}` : ''

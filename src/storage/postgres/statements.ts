@@ -1,8 +1,7 @@
 import { claimStatement } from './claim.js'
-import { attemptColumns, runColumns } from './rows.js'
+import { attemptColumns, ms, runColumns } from './rows.js'
 
 const FINAL = `('completed', 'cancelled', 'dead_lettered')`
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 
 /** Replaces an attempt record written earlier for the same (run, attempt), as SQLite's INSERT OR REPLACE does. */
 const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at,
@@ -12,18 +11,19 @@ const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id =
 export const INPUT_CTE = `input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::text[],
       $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int8[], $16::timestamptz[], $17::text[],
-      $18::text[])
+      $18::text[], $19::text[], $20::timestamptz[])
       WITH ORDINALITY AS i(id, task, status, payload, max_attempts, priority, queue, concurrency_key, concurrency_limit,
-        idempotency_key, job_key, flags, metadata, retry_policy, timeout_ms, run_at, replay_of, replay_reason, ord)
+        idempotency_key, job_key, flags, metadata, retry_policy, timeout_ms, run_at, replay_of, replay_reason, schedule_key,
+        scheduled_for, ord)
   )`
 
-/** The columns of a new run, and the values for them from `input` ($19 is now); `current` is job_key_current. */
+/** The columns of a new run, and the values for them from `input` ($21 is now); `current` is job_key_current. */
 export const INSERT_COLUMNS = `(id, task, status, payload, max_attempts, priority, queue, concurrency_key, concurrency_limit,
     idempotency_key, job_key, job_key_current, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at, replay_of,
-    replay_reason)`
+    replay_reason, schedule_key, scheduled_for)`
 export const insertSelect = (current: 'true' | 'false') => `id, task, status, payload::jsonb, max_attempts, priority, queue,
     concurrency_key, concurrency_limit, idempotency_key, job_key, ${current}, flags::jsonb, metadata::jsonb, retry_policy::jsonb,
-    timeout_ms, run_at, $19, $19, replay_of, replay_reason`
+    timeout_ms, run_at, $21, $21, replay_of, replay_reason, schedule_key, scheduled_for`
 
 /**
  * Makes the rows the claim locks for the batch's serial queues and concurrency keys. DO
@@ -46,13 +46,23 @@ export function groupRows(s: string): string {
  * notification is delivered when, and only if, it commits. Parameters `$first` and the next
  * one are the channel and the payload.
  */
-export function notifying(statement: string, notify: boolean, first = 20): string {
+export function notifying(statement: string, notify: boolean, first = 22): string {
   if (!notify) return `${statement} SELECT * FROM ins`
   return `${statement}, notified AS (
       SELECT pg_notify($${first}, $${first + 1}) FROM (SELECT 1 FROM ins WHERE ins.status = 'queued' LIMIT 1) AS due
     )
     SELECT ins.* FROM ins CROSS JOIN (SELECT count(*) FROM notified) AS n`
 }
+
+/*
+ * LOCK_IN_ORDER: a worker's heartbeat and its batched completions can be in flight at once
+ * on two connections and cover the same runs (a run finishing while its lease is renewed).
+ * An UPDATE ... FROM locks rows in whatever order its join produces them, so two such
+ * statements could lock two runs in opposite orders and deadlock, costing a second
+ * (deadlock_timeout) and a failed statement. Both therefore lock their rows first with
+ * SELECT ... ORDER BY id FOR UPDATE. Claims, rescues, promotions and prunes use SKIP
+ * LOCKED and never wait, and a cancel locks one row, so they cannot close a cycle.
+ */
 
 /**
  * The fixed statements of the PostgreSQL driver for one schema. `s` is the quoted schema
@@ -64,6 +74,7 @@ export class PostgresStatements {
   /** As `insertRuns`, also making the rows of the batch's serial queues and concurrency keys. */
   readonly insertGroupedRuns: string
   readonly findIdempotent: string
+  readonly findScheduledTicks: string
   readonly getRun: string
   readonly claim: string
   readonly heartbeat: string
@@ -78,12 +89,15 @@ export class PostgresStatements {
   readonly notify = 'SELECT pg_notify($1, $2)'
 
   constructor(s: string, notifyOnInsert: boolean) {
-    // Rows go in input order (ORDER BY ord), so when two items of one batch share an
-    // idempotency key the first is inserted and the second skipped by DO NOTHING.
+    // Rows go in (task, key) order, then input order: within one batch, the first item
+    // with a key is inserted and a later one skipped by DO NOTHING; across batches, every
+    // insert takes key locks in one global order. In input order, two batches holding
+    // shared keys in opposite orders each wait on the other's uncommitted key: a deadlock
+    // (seen with 4 concurrent batches of 400 keys).
     const insert = (groups: string) => `
       WITH ${INPUT_CTE}${groups}, ins AS (
         INSERT INTO ${s}.runs AS r ${INSERT_COLUMNS}
-        SELECT ${insertSelect('false')} FROM input ORDER BY ord
+        SELECT ${insertSelect('false')} FROM input ORDER BY task, idempotency_key, ord
         ON CONFLICT DO NOTHING
         RETURNING ${runColumns('r')}
       )`
@@ -93,40 +107,57 @@ export class PostgresStatements {
       SELECT ${runColumns('r')} FROM ${s}.runs r
       JOIN unnest($1::text[], $2::text[]) AS k(task, key) ON r.task = k.task AND r.idempotency_key = k.key
       WHERE r.idempotency_key IS NOT NULL`
+    this.findScheduledTicks = `
+      SELECT ${runColumns('r')} FROM ${s}.runs r
+      JOIN unnest($1::text[], $2::timestamptz[]) AS k(schedule_key, scheduled_for)
+        ON r.schedule_key = k.schedule_key AND r.scheduled_for = k.scheduled_for`
     this.getRun = `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE r.id = $1`
     this.claim = claimStatement(s)
+    // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed.
     this.heartbeat = `
+      WITH l AS (
+        SELECT * FROM unnest($3::text[], $4::int4[]) AS l(id, attempt)
+      ), locked AS (
+        SELECT r.id FROM ${s}.runs r JOIN l ON r.id = l.id AND r.attempt = l.attempt
+        WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
+      )
       UPDATE ${s}.runs r SET lease_expires_at = $1, updated_at = $2
-      FROM unnest($3::text[], $4::int4[]) AS l(id, attempt)
+      FROM l JOIN locked ON locked.id = l.id
       WHERE r.id = l.id AND r.status = 'running' AND r.attempt = l.attempt
       RETURNING r.id, r.attempt`
-    // Every result is fenced on its own (id, running, attempt); the attempt record is written
+    // Every result is fenced on its own (id, running, attempt), its row locked in id order
+    // (LOCK_IN_ORDER); the attempt record is written
     // by the same statement, so a completion and its record commit together or not at all.
     // A released attempt gives its attempt back by raising the budget: `attempt` itself only
     // grows, because it is the fencing token.
     this.finish = `
       WITH input AS (
         SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
-          WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, retry_at, payload, ord)
+          WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, next_run_at, payload, ord)
+      ), locked AS (
+        SELECT r.id FROM ${s}.runs r JOIN input i ON r.id = i.id AND r.attempt = i.attempt
+        WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
       ), done AS (
         UPDATE ${s}.runs r SET
-          status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled'
+          status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled' WHEN 'sleep' THEN 'scheduled'
                                   WHEN 'dead_lettered' THEN 'dead_lettered' ELSE 'queued' END,
           output = coalesce(i.output::jsonb, r.output),
           payload = coalesce(i.payload::jsonb, r.payload),
-          error = CASE WHEN i.outcome = 'completed' THEN NULL ELSE i.error::jsonb END,
+          error = CASE WHEN i.outcome = 'completed' THEN NULL WHEN i.outcome = 'sleep' THEN r.error ELSE i.error::jsonb END,
           completed_at = CASE WHEN i.outcome IN ('completed', 'dead_lettered') THEN $9 ELSE r.completed_at END,
-          run_at = CASE WHEN i.outcome = 'retry' THEN i.retry_at ELSE r.run_at END,
-          max_attempts = CASE WHEN i.outcome = 'released' THEN r.max_attempts + 1 ELSE r.max_attempts END,
+          run_at = CASE WHEN i.outcome IN ('retry', 'sleep') THEN i.next_run_at ELSE r.run_at END,
+          -- A release or a durable sleep gives the attempt back: attempt, the fence, only grows.
+          max_attempts = CASE WHEN i.outcome IN ('released', 'sleep') THEN r.max_attempts + 1 ELSE r.max_attempts END,
           locked_by = NULL, lease_expires_at = NULL, updated_at = $9
-        FROM input i
+        FROM input i JOIN locked ON locked.id = i.id
         WHERE r.id = i.id AND r.status = 'running' AND r.attempt = i.attempt
         RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at,
           r.queue IS NOT NULL OR r.concurrency_key IS NOT NULL AS grouped
       ), recorded AS (
         INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
         SELECT id, attempt, worker_id, coalesce(locked_at, $9), $9,
-          CASE outcome WHEN 'completed' THEN 'completed' WHEN 'released' THEN 'released' ELSE 'failed' END, error::jsonb
+          CASE outcome WHEN 'completed' THEN 'completed' WHEN 'released' THEN 'released' WHEN 'sleep' THEN 'slept' ELSE 'failed' END,
+          error::jsonb
         FROM done
         ${REPLACE_ATTEMPT}
       )
@@ -186,6 +217,10 @@ export class PostgresStatements {
           FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
           WHERE h.id NOT IN (SELECT id FROM doomed))
         WHERE k.holder_ids && ARRAY(SELECT id FROM doomed)
+      ), steps_gone AS (
+        DELETE FROM ${s}.steps st USING doomed d WHERE st.run_id = d.id
+      ), logs_gone AS (
+        DELETE FROM ${s}.logs l USING doomed d WHERE l.run_id = d.id
       ), runs_gone AS (
         DELETE FROM ${s}.runs r USING doomed d WHERE r.id = d.id RETURNING 1
       )

@@ -66,8 +66,10 @@ export class SqliteRunInserter {
     const inserted = this.sql.insertRun.get(insertParams(run, now)) as RunRow | undefined
     if (inserted) return { run: runFromRow(inserted), created: true }
     const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
-    if (!existing) throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key matches`)
-    return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    if (existing) return { run: runFromRow(existing), created: false, reason: 'idempotent' }
+    const tick = run.scheduleKey && run.scheduledFor ? (this.sql.getByScheduledTick.get(run.scheduleKey, run.scheduledFor.getTime()) as RunRow | undefined) : undefined
+    if (tick) return { run: runFromRow(tick), created: false, reason: 'scheduled_tick' }
+    throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key or schedule tick matches`)
   }
 
   private insertKeyed(run: NewRun, now: number): RunInsertResult {
@@ -119,5 +121,7 @@ function insertParams(run: NewRun, now: number): Record<string, unknown> {
     now,
     replayOf: run.replayOf,
     replayReason: run.replayReason,
+    scheduleKey: run.scheduleKey ?? null,
+    scheduledFor: run.scheduledFor?.getTime() ?? null,
   }
 }

@@ -68,8 +68,75 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     `,
   },
   {
-    // Version 4 (versions 2 and 3 belong to other features; the runner applies whatever is
-    // missing, in this list's order, so a gap is harmless).
+    version: 2,
+    name: 'steps, logs',
+    sql: `
+      CREATE TABLE errand_steps (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        output TEXT,
+        wake_at INTEGER,
+        completed_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, name)
+      ) STRICT;
+
+      CREATE TABLE errand_logs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT
+      ) STRICT;
+      CREATE INDEX errand_logs_run ON errand_logs (run_id, id);
+    `,
+  },
+  {
+    version: 3,
+    name: 'schedules',
+    sql: `
+      ALTER TABLE errand_runs ADD COLUMN schedule_key TEXT;
+      ALTER TABLE errand_runs ADD COLUMN scheduled_for INTEGER;
+      -- Exactly one run per tick rests on this index, not on timing: a second insert for the
+      -- same (schedule, tick) is refused, whichever process makes it.
+      CREATE UNIQUE INDEX errand_runs_schedule_tick ON errand_runs (schedule_key, scheduled_for)
+        WHERE schedule_key IS NOT NULL AND scheduled_for IS NOT NULL;
+      CREATE INDEX errand_runs_schedule ON errand_runs (schedule_key, id) WHERE schedule_key IS NOT NULL;
+      -- "Is a run of this schedule unfinished?" (overlap): only unfinished runs of schedules,
+      -- so neither a backlog of other runs nor a schedule's long history is walked.
+      CREATE INDEX errand_runs_schedule_unfinished ON errand_runs (schedule_key)
+        WHERE schedule_key IS NOT NULL AND status IN ('scheduled', 'queued', 'running');
+      -- Runs held back by overlap 'queue' (run_at = HELD_RUN_AT, written as a literal so the
+      -- queries that repeat it can use this index). Usually empty.
+      CREATE INDEX errand_runs_held ON errand_runs (schedule_key, scheduled_for)
+        WHERE schedule_key IS NOT NULL AND status = 'scheduled' AND run_at = 253402214400000;
+
+      CREATE TABLE errand_schedules (
+        key TEXT PRIMARY KEY,
+        task TEXT NOT NULL,
+        cron TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        options TEXT NOT NULL,
+        run_spec TEXT NOT NULL,
+        catch_up TEXT NOT NULL,
+        overlap TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        next_tick_at INTEGER,
+        last_tick_at INTEGER,
+        last_tick_outcome TEXT,
+        last_run_id TEXT,
+        fingerprint TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX errand_schedules_due ON errand_schedules (next_tick_at) WHERE enabled = 1;
+    `,
+  },
+  {
     version: 4,
     name: 'job keys, serial queues, concurrency keys',
     sql: `

@@ -1,5 +1,5 @@
 import { fromStoredJson } from '../../core/json.js'
-import type { Attempt, AttemptOutcome, SerializedError } from '../../core/run.js'
+import type { Attempt, AttemptOutcome, LogLevel, RunLog, SerializedError, Step } from '../../core/run.js'
 import type { RunStatus } from '../../core/run-state.js'
 import type { RetryPolicy } from '../../core/retry.js'
 import type { RunRecord } from '../driver.js'
@@ -37,6 +37,8 @@ export interface RunRow {
   replay_of: string | null
   replay_reason: string | null
   cancel_reason: string | null
+  schedule_key: string | null
+  scheduled_for: number | null
 }
 
 export interface AttemptRow {
@@ -81,6 +83,8 @@ export function runFromRow(row: RunRow): RunRecord {
     timeoutMs: row.timeout_ms,
     lockedBy: row.locked_by,
     leaseExpiresAt: toDate(row.lease_expires_at),
+    scheduleKey: row.schedule_key,
+    scheduledFor: toDate(row.scheduled_for),
     retryPolicy: JSON.parse(row.retry_policy) as RetryPolicy,
   }
 }
@@ -108,5 +112,47 @@ export function currentAttemptOf(row: RunRow): Attempt | null {
     finishedAt: null,
     outcome: 'running',
     error: null,
+  }
+}
+
+export interface StepRow {
+  run_id: string
+  name: string
+  kind: string
+  attempt: number
+  output: string | null
+  wake_at: number | null
+  completed_at: number
+}
+
+export function stepFromRow(row: StepRow): Step {
+  return {
+    runId: row.run_id,
+    name: row.name,
+    kind: row.kind as Step['kind'],
+    attempt: row.attempt,
+    output: fromStoredJson(row.output),
+    wakeAt: toDate(row.wake_at),
+    completedAt: new Date(row.completed_at),
+  }
+}
+
+export interface LogRow {
+  run_id: string
+  attempt: number
+  at: number
+  level: string
+  message: string
+  data: string | null
+}
+
+export function logFromRow(row: LogRow): RunLog {
+  return {
+    runId: row.run_id,
+    attempt: row.attempt,
+    at: new Date(row.at),
+    level: row.level as LogLevel,
+    message: row.message,
+    data: fromStoredJson(row.data),
   }
 }

@@ -3,9 +3,11 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { StoreClosedError } from '../../core/errors.js'
-import type { Attempt } from '../../core/run.js'
+import type { Attempt, AttemptOutcome, RunLog, Step } from '../../core/run.js'
 import type {
   AttemptResult,
+  LogAppendParams,
+  LogListParams,
   RescuedRun,
   RunCancelByJobKeyParams,
   RunCancelParams,
@@ -20,14 +22,37 @@ import type {
   RunPromoteDueParams,
   RunPruneParams,
   RunRecord,
+  RunProgressSetParams,
   RunRescueExpiredParams,
+  ScheduleRecord,
+  ScheduleReleaseHeldParams,
+  SchedulePeekResult,
+  ScheduleSetEnabledParams,
+  ScheduleTickDueParams,
+  ScheduleTickResult,
+  ScheduleTickWrite,
+  ScheduleUpsertParams,
+  ScheduleUpsertResult,
+  StepSaveParams,
   StoreDriver,
 } from '../driver.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { SqliteRunInserter } from './insert.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
-import { attemptFromRow, currentAttemptOf, runFromRow, type AttemptRow, type RunRow } from './rows.js'
+import {
+  attemptFromRow,
+  currentAttemptOf,
+  logFromRow,
+  runFromRow,
+  stepFromRow,
+  type AttemptRow,
+  type LogRow,
+  type RunRow,
+  type StepRow,
+} from './rows.js'
+import { SqliteSchedules } from './schedules.js'
 import { SqliteStatements } from './statements.js'
+import { SqliteStepStatements } from './step-statements.js'
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
@@ -45,6 +70,14 @@ export interface SqliteStoreOptions {
 
 const LEASE_EXPIRED_ERROR = JSON.stringify({ name: 'LeaseExpiredError', code: 'lease_lost', message: 'The worker stopped renewing its lease (it crashed, hung or lost the database)' })
 
+const ATTEMPT_OUTCOME: Record<AttemptResult['outcome'], AttemptOutcome> = {
+  completed: 'completed',
+  retry: 'failed',
+  dead_lettered: 'failed',
+  released: 'released',
+  sleep: 'slept',
+}
+
 /** The embedded store: one SQLite file, shared safely by any number of processes on one machine. */
 export class SqliteDriver implements StoreDriver {
   readonly dialect = 'sqlite'
@@ -52,6 +85,8 @@ export class SqliteDriver implements StoreDriver {
   private readonly db: Database.Database
   private readonly sql: SqliteStatements
   private readonly inserter: SqliteRunInserter
+  private readonly schedules: SqliteSchedules
+  private readonly steps: SqliteStepStatements
   private migrated = false
   private closed = false
 
@@ -65,6 +100,13 @@ export class SqliteDriver implements StoreDriver {
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
     this.inserter = new SqliteRunInserter(this.db, this.sql)
+    this.schedules = new SqliteSchedules({
+      db: this.db,
+      write: (fn) => this.write(fn),
+      read: (fn) => (this.assertOpen(), fn()),
+      insertRun: (run, now) => this.inserter.insert(run, now),
+    })
+    this.steps = new SqliteStepStatements(this.db)
   }
 
   async migrate(): Promise<void> {
@@ -113,6 +155,7 @@ export class SqliteDriver implements StoreDriver {
     const values: unknown[] = []
     if (params.task !== undefined) (where.push('task = ?'), values.push(params.task))
     if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
+    if (params.schedule !== undefined) (where.push('schedule_key = ?'), values.push(params.schedule))
     if (params.status?.length) (where.push(`status IN (${params.status.map(() => '?').join(', ')})`), values.push(...params.status))
     if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
     const sql = `SELECT * FROM errand_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
@@ -172,10 +215,13 @@ export class SqliteDriver implements StoreDriver {
       case 'released':
         row = this.sql.finishReleased.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
         break
+      case 'sleep':
+        row = this.sql.finishSleep.get({ ...fence, runAt: result.runAt.getTime() }) as typeof row
+        break
     }
     if (!row) return false
-    const error = result.outcome === 'completed' ? null : JSON.stringify(result.error)
-    const outcome = result.outcome === 'completed' ? 'completed' : result.outcome === 'released' ? 'released' : 'failed'
+    const error = 'error' in result ? JSON.stringify(result.error) : null
+    const outcome = ATTEMPT_OUTCOME[result.outcome]
     this.sql.insertAttempt.run(result.id, result.attempt, result.workerId, row.locked_at, now, outcome, error)
     return true
   }
@@ -224,6 +270,8 @@ export class SqliteDriver implements StoreDriver {
       if (ids.length === 0) return 0
       const list = JSON.stringify(ids)
       this.sql.pruneAttempts.run(list)
+      this.steps.pruneSteps.run(list)
+      this.steps.pruneLogs.run(list)
       return this.sql.pruneRuns.run(list).changes
     })
   }
@@ -236,6 +284,65 @@ export class SqliteDriver implements StoreDriver {
     const current = run ? currentAttemptOf(run) : null
     if (current) attempts.push(current)
     return attempts
+  }
+
+  scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult> {
+    return this.schedules.upsert(params)
+  }
+
+  async scheduleGet(params: { key: string }): Promise<ScheduleRecord | null> {
+    return this.schedules.get(params.key)
+  }
+
+  async scheduleList(): Promise<ScheduleRecord[]> {
+    return this.schedules.list()
+  }
+
+  scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
+    return this.schedules.setEnabled(params)
+  }
+
+  scheduleDelete(params: { key: string }): Promise<boolean> {
+    return this.schedules.remove(params.key)
+  }
+
+  async schedulePeek(): Promise<SchedulePeekResult> {
+    return this.schedules.peek()
+  }
+
+  scheduleTickDue<W extends ScheduleTickWrite>(params: ScheduleTickDueParams<W>): Promise<Array<ScheduleTickResult<W>>> {
+    return this.schedules.tickDue(params)
+  }
+
+  scheduleReleaseHeld(params: ScheduleReleaseHeldParams): Promise<Array<{ id: string; scheduleKey: string }>> {
+    return this.schedules.releaseHeld(params)
+  }
+
+  async stepList(params: { runId: string }): Promise<Step[]> {
+    this.assertOpen()
+    return (this.steps.listSteps.all(params.runId) as StepRow[]).map(stepFromRow)
+  }
+
+  async stepSave(params: StepSaveParams): Promise<boolean> {
+    const values = { ...params, output: params.outputJson, wakeAt: params.wakeAt?.getTime() ?? null, now: params.now.getTime() }
+    return this.write(() => this.steps.saveStep.run(values).changes === 1)
+  }
+
+  async runProgressSet(params: RunProgressSetParams): Promise<boolean> {
+    const values = { id: params.id, attempt: params.attempt, progress: params.progressJson, now: params.now.getTime() }
+    return this.write(() => this.steps.setProgress.run(values).changes === 1)
+  }
+
+  async logAppend(params: LogAppendParams): Promise<void> {
+    if (params.entries.length === 0) return
+    await this.write(() => {
+      for (const entry of params.entries) this.steps.appendLog.run({ ...entry, at: entry.at.getTime(), data: entry.dataJson })
+    })
+  }
+
+  async logList(params: LogListParams): Promise<RunLog[]> {
+    this.assertOpen()
+    return (this.steps.listLogs.all(params.runId, params.limit) as LogRow[]).map(logFromRow)
   }
 
   /**

@@ -11,22 +11,24 @@ const BATCH_REMAINDER = `payload = coalesce(@payload, payload), output = coalesc
 /** The columns a new run is inserted with, and their named parameters; `jobKeyCurrent` is 0 or 1. */
 export const INSERT_COLUMNS = `(id, task, status, payload, max_attempts, priority, queue, concurrency_key, concurrency_limit,
   idempotency_key, job_key, job_key_current, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at,
-  replay_of, replay_reason)`
+  replay_of, replay_reason, schedule_key, scheduled_for)`
 export const insertValues = (jobKeyCurrent: '0' | '1') => `(@id, @task, @status, @payload, @maxAttempts, @priority, @queue,
   @concurrencyKey, @concurrencyLimit, @idempotencyKey, @jobKey, ${jobKeyCurrent}, @flags, @metadata, @retryPolicy, @timeoutMs,
-  @runAt, @now, @now, @replayOf, @replayReason)`
+  @runAt, @now, @now, @replayOf, @replayReason, @scheduleKey, @scheduledFor)`
 
 /** Every statement of the SQLite driver, prepared once. */
 export class SqliteStatements {
   readonly insertRun: Database.Statement
   readonly getRun: Database.Statement
   readonly getByIdempotencyKey: Database.Statement
+  readonly getByScheduledTick: Database.Statement
   readonly claim: Database.Statement
   readonly heartbeat: Database.Statement
   readonly finishCompleted: Database.Statement
   readonly finishRetry: Database.Statement
   readonly finishDeadLettered: Database.Statement
   readonly finishReleased: Database.Statement
+  readonly finishSleep: Database.Statement
   readonly insertAttempt: Database.Statement
   readonly cancel: Database.Statement
   readonly promoteDue: Database.Statement
@@ -45,6 +47,7 @@ export class SqliteStatements {
       RETURNING *`)
     this.getRun = db.prepare(`SELECT * FROM errand_runs WHERE id = ?`)
     this.getByIdempotencyKey = db.prepare(`SELECT * FROM errand_runs WHERE task = ? AND idempotency_key = ?`)
+    this.getByScheduledTick = db.prepare(`SELECT * FROM errand_runs WHERE schedule_key = ? AND scheduled_for = ?`)
     this.claim = db.prepare(SQLITE_CLAIM)
     this.heartbeat = db.prepare(`
       UPDATE errand_runs SET lease_expires_at = ?, updated_at = ?
@@ -62,6 +65,10 @@ export class SqliteStatements {
     // must only grow, because it is the fencing token.
     this.finishReleased = db.prepare(`
       UPDATE errand_runs SET status = 'queued', error = @error, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
+      WHERE ${FENCE} RETURNING locked_at`)
+    // A durable sleep is not a failure: like a release, it gives the attempt back.
+    this.finishSleep = db.prepare(`
+      UPDATE errand_runs SET status = 'scheduled', run_at = @runAt, max_attempts = max_attempts + 1, ${RELEASE_LEASE}
       WHERE ${FENCE} RETURNING locked_at`)
     this.insertAttempt = db.prepare(`
       INSERT OR REPLACE INTO errand_attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
