@@ -79,6 +79,8 @@ async function seed(driver: StoreDriver, now: number): Promise<void> {
         priority: 0,
         queue: QUEUES[i % QUEUES.length] ?? null,
         concurrencyKey: null,
+        concurrencyLimit: null,
+        jobKeyMode: null,
         idempotencyKey: null,
         jobKey: null,
         flags: [],

@@ -66,6 +66,8 @@ for (let minute = 60; minute >= 1; minute--) {
     priority: 0,
     queue: null,
     concurrencyKey: null,
+    concurrencyLimit: null,
+    jobKeyMode: null,
     idempotencyKey: null,
     jobKey: null,
     flags: [],

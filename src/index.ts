@@ -33,7 +33,7 @@ export {
 } from './runtime/task.js'
 export type { StepApi } from './runtime/steps.js'
 export type { RunHandle } from './runtime/run-handle.js'
-export type { RunsApi, RunListOptions, RunList, RunFilter } from './runtime/runs.js'
+export type { RunsApi, RunListOptions, RunList, RunFilter, JobKeyCancellation } from './runtime/runs.js'
 export type { RunCounts, StatusCounts, RunActivity, RunActivityOptions, ActivityBucket } from './runtime/insights.js'
 export type { BulkOptions, BulkResult } from './runtime/bulk.js'
 export type { RunChangeListener } from './runtime/run-watch.js'
@@ -43,10 +43,12 @@ export type { Schedule, ScheduleOptions, ScheduleRunOptions, TaskSchedule } from
 export type { ScheduleTickSummary } from './runtime/schedule-ticker.js'
 export type { CatchUp, Overlap } from './core/schedule.js'
 export { Worker } from './runtime/worker.js'
-export type { WorkerOptions } from './runtime/worker-options.js'
+export type { WorkerOptions, ForbiddenFlags } from './runtime/worker-options.js'
 export type { ErrandEvents, ErrandEventName } from './runtime/events.js'
 export type { Clock } from './runtime/clock.js'
 export type { EnqueueOptions } from './core/run-options.js'
+export type { JobKeyMode } from './core/queue-options.js'
+export type { InsertReason } from './storage/driver.js'
 export type { RetryOptions, RetryPolicy, Backoff } from './core/retry.js'
 export type { Duration } from './core/durations.js'
 export { parseDuration } from './core/durations.js'
@@ -66,6 +68,8 @@ export {
   WaitTimeoutError,
   NonRetryableError,
   RetryAfterError,
+  BatchItemsFailedError,
+  type BatchItemFailure,
   AttemptTimeoutError,
   LeaseLostError,
   WorkerShutdownError,

@@ -128,6 +128,8 @@ describe.skipIf(!url)('postgres migrations', () => {
             priority: 0,
             queue: null,
             concurrencyKey: null,
+    concurrencyLimit: null,
+    jobKeyMode: null,
             idempotencyKey: null,
             jobKey: null,
             flags: [],

@@ -28,6 +28,8 @@ function newRun(task = 'ping', key: string | null = null): NewRun {
     priority: 0,
     queue: null,
     concurrencyKey: null,
+    concurrencyLimit: null,
+    jobKeyMode: null,
     idempotencyKey: key,
     jobKey: null,
     flags: [],

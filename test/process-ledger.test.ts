@@ -25,6 +25,7 @@ function run(id: string, status: Run['status'], attempt: number, completedAt: nu
     priority: 0,
     scheduleKey: null,
     scheduledFor: null,
+    concurrencyLimit: null,
     queue: null,
     concurrencyKey: null,
     idempotencyKey: null,

@@ -1,5 +1,5 @@
 import { parseDuration } from './durations.js'
-import { NonRetryableError, RetryAfterError } from './errors.js'
+import { BatchItemsFailedError, NonRetryableError, RetryAfterError } from './errors.js'
 import { retryDelay, type RetryPolicy } from './retry.js'
 
 /** What to do with a run whose attempt failed. */
@@ -8,7 +8,9 @@ export type FailureDecision = { outcome: 'retry'; delayMs: number } | { outcome:
 /**
  * Decides the fate of a failed attempt: dead-letter when the error is non-retryable or the
  * attempts are used up; otherwise retry after the error's own delay or the policy's backoff.
- * Pure: `random` in [0, 1) feeds the jitter.
+ * A batch whose items failed is judged by those items' errors: any non-retryable one
+ * dead-letters the run (with the failed items as its payload, so none is lost), and the
+ * longest `RetryAfterError` delay among them wins. Pure: `random` in [0, 1) feeds the jitter.
  */
 export function decideFailure(input: {
   error: unknown
@@ -17,16 +19,19 @@ export function decideFailure(input: {
   policy: RetryPolicy
   random: number
 }): FailureDecision {
-  if (input.error instanceof NonRetryableError) return { outcome: 'dead_lettered' }
+  const errors = input.error instanceof BatchItemsFailedError ? input.error.failures.map((failure) => failure.error) : [input.error]
+  if (errors.some((error) => error instanceof NonRetryableError)) return { outcome: 'dead_lettered' }
   if (input.attempt >= input.maxAttempts) return { outcome: 'dead_lettered' }
-  if (input.error instanceof RetryAfterError) {
-    let delayMs: number
-    try {
-      delayMs = parseDuration(input.error.delay)
-    } catch {
-      delayMs = retryDelay(input.policy, input.attempt, input.random)
-    }
-    return { outcome: 'retry', delayMs }
+  const backoff = () => retryDelay(input.policy, input.attempt, input.random)
+  const asked = errors.filter((error): error is RetryAfterError => error instanceof RetryAfterError)
+  if (asked.length > 0) return { outcome: 'retry', delayMs: Math.max(...asked.map((error) => askedDelay(error, backoff))) }
+  return { outcome: 'retry', delayMs: backoff() }
+}
+
+function askedDelay(error: RetryAfterError, fallback: () => number): number {
+  try {
+    return parseDuration(error.delay)
+  } catch {
+    return fallback()
   }
-  return { outcome: 'retry', delayMs: retryDelay(input.policy, input.attempt, input.random) }
 }

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'not_serializable'
   | 'non_retryable'
   | 'retry_after'
+  | 'batch_items_failed'
   | 'store_closed'
   | 'store_error'
   | 'invalid_cron'
@@ -140,6 +141,27 @@ export class RetryAfterError extends ErrandError {
   constructor(message: string, delay: number | string, options?: { cause?: unknown }) {
     super('retry_after', message, options)
     this.delay = delay
+  }
+}
+
+/** One failed item of a batch run: its position in the attempt's payload, and what it threw. */
+export interface BatchItemFailure {
+  index: number
+  error: unknown
+}
+
+/**
+ * Some items of a batch run failed (the handler returned one result or promise per item,
+ * and some rejected). The run is retried with only the failed items as its payload; the
+ * results of the others are kept in its output. `failures` says which items failed, and why.
+ */
+export class BatchItemsFailedError extends ErrandError {
+  readonly failures: readonly BatchItemFailure[]
+  constructor(total: number, failures: readonly BatchItemFailure[]) {
+    const first = failures.slice(0, 3).map(({ index, error }) => `item ${index}: ${error instanceof Error ? error.message : String(error)}`)
+    const more = failures.length > 3 ? `; and ${failures.length - 3} more` : ''
+    super('batch_items_failed', `${failures.length} of ${total} items failed: ${first.join('; ')}${more}`)
+    this.failures = failures
   }
 }
 

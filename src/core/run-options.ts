@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from './durations.js'
 import { InvalidOptionError } from './errors.js'
+import { resolveQueueSpec, type JobKeyMode, type QueueSpec } from './queue-options.js'
 import { checkAttempts, DEFAULT_RETRY_POLICY, resolveRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.js'
 
 /** Options of one enqueue. Every field is optional; they override the task's defaults. */
@@ -16,8 +17,24 @@ export interface EnqueueOptions {
   retry?: RetryOptions
   /** Limit on each attempt (ms or `'30s'`), or `false` for none. */
   timeout?: Duration | false
-  /** While a run of this task with this key exists, enqueue returns it with `created: false`. */
+  /** While a run of this task with this key exists, enqueue returns it with `created: false`. Not together with `jobKey`. */
   idempotencyKey?: string
+  /**
+   * Names the run's slot for this task: while the key's run has not started, a new enqueue
+   * with the key updates it instead of adding a run (see `jobKeyMode`). Once it has started,
+   * the next enqueue creates a new run, which takes over the key.
+   */
+  jobKey?: string
+  /** What a `jobKey` already taken does. Default `'replace'`. Only with `jobKey`. */
+  jobKeyMode?: JobKeyMode
+  /** Serial queue: runs with the same queue run one at a time across every worker, in priority then time order. Default the task's, else none. */
+  queue?: string
+  /** Runs with the same key run at most `concurrencyLimit` at once across every worker. */
+  concurrencyKey?: string
+  /** How many runs of `concurrencyKey` may run at once. Default 1. Only with `concurrencyKey`. */
+  concurrencyLimit?: number
+  /** Labels that workers may refuse with `forbiddenFlags`. At most 32 strings. */
+  flags?: string[]
   /** Free-form JSON kept with the run. */
   metadata?: Record<string, unknown>
   /** Enqueue inside the caller's own database transaction, where the store supports it. */
@@ -30,10 +47,12 @@ export interface TaskRunDefaults {
   maxAttempts?: number
   timeout?: Duration | false
   priority?: number
+  /** Default serial queue of its runs. */
+  queue?: string
 }
 
 /** Every enqueue setting resolved: what the store needs, apart from identity and payload. */
-export interface RunSpec {
+export interface RunSpec extends QueueSpec {
   runAt: Date
   due: boolean
   priority: number
@@ -47,8 +66,10 @@ export interface RunSpec {
 /** Without a timeout, a handler that never settles would hold its worker slot forever. */
 export const DEFAULT_TIMEOUT_MS = 15 * 60_000
 
-const KNOWN_OPTIONS = new Set(['delay', 'runAt', 'priority', 'maxAttempts', 'retry', 'timeout', 'idempotencyKey', 'metadata', 'tx'])
-const LATER_OPTIONS = new Set(['jobKey', 'jobKeyMode', 'queue', 'concurrencyKey', 'concurrencyLimit', 'flags'])
+const KNOWN_OPTIONS = new Set([
+  'delay', 'runAt', 'priority', 'maxAttempts', 'retry', 'timeout', 'idempotencyKey', 'metadata', 'tx',
+  'jobKey', 'jobKeyMode', 'queue', 'concurrencyKey', 'concurrencyLimit', 'flags',
+])
 
 /** Resolves enqueue options over task defaults at time `now`. Throws on anything malformed. */
 export function resolveRunSpec(defaults: TaskRunDefaults, options: EnqueueOptions | undefined, now: Date): RunSpec {
@@ -71,13 +92,13 @@ export function resolveRunSpec(defaults: TaskRunDefaults, options: EnqueueOption
     timeoutMs: resolveTimeout(opts.timeout !== undefined ? opts.timeout : defaults.timeout),
     idempotencyKey: checkKey(opts.idempotencyKey, 'idempotencyKey'),
     metadata: checkMetadata(opts.metadata),
+    ...resolveQueueSpec(defaults.queue, opts),
   }
 }
 
 function checkOptionNames(options: object): void {
   for (const name of Object.keys(options)) {
     if ((options as Record<string, unknown>)[name] === undefined || KNOWN_OPTIONS.has(name)) continue
-    if (LATER_OPTIONS.has(name)) throw new InvalidOptionError(`The "${name}" option is not supported by this version of errand`)
     throw new InvalidOptionError(`Unknown enqueue option "${name}"`)
   }
 }

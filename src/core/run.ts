@@ -14,7 +14,10 @@ export interface Run<TPayload = unknown, TOutput = unknown> {
   task: string
   status: RunStatus
   payload: TPayload
-  /** The handler's return value, once completed. */
+  /**
+   * The handler's return value, once completed. A batch run waiting for a retry after some
+   * of its items failed holds the results of the items that succeeded so far.
+   */
   output: TOutput | null
   /** The last attempt's error, if it failed. */
   error: SerializedError | null
@@ -24,6 +27,8 @@ export interface Run<TPayload = unknown, TOutput = unknown> {
   priority: number
   queue: string | null
   concurrencyKey: string | null
+  /** How many runs of `concurrencyKey` may run at once; null without a key. */
+  concurrencyLimit: number | null
   idempotencyKey: string | null
   jobKey: string | null
   flags: string[]

@@ -48,11 +48,13 @@ async function prepareRun(internals: ErrandInternals, request: EnqueueRequest, n
     payloadJson: toStoredJson(payload, 'payload'),
     maxAttempts: spec.maxAttempts,
     priority: spec.priority,
-    queue: null,
-    concurrencyKey: null,
+    queue: spec.queue,
+    concurrencyKey: spec.concurrencyKey,
+    concurrencyLimit: spec.concurrencyLimit,
     idempotencyKey: spec.idempotencyKey,
-    jobKey: null,
-    flags: [],
+    jobKey: spec.jobKey,
+    jobKeyMode: spec.jobKeyMode,
+    flags: spec.flags,
     metadataJson: toStoredJson(spec.metadata, 'metadata'),
     retryPolicy: spec.retryPolicy,
     timeoutMs: spec.timeoutMs,
@@ -62,12 +64,12 @@ async function prepareRun(internals: ErrandInternals, request: EnqueueRequest, n
   }
 }
 
-/** Tells local workers and listeners about new runs. */
+/** Tells local workers and listeners about new runs, and about runs a job key replaced (their time may have moved). */
 export function announce(internals: ErrandInternals, results: RunInsertResult[], now: Date): void {
   let earliest: Date | null = null
   for (const result of results) {
-    if (!result.created) continue
-    internals.events.emit('run.enqueued', { run: toPublicRun(result.run) })
+    if (!result.created && result.reason !== 'replaced') continue
+    if (result.created) internals.events.emit('run.enqueued', { run: toPublicRun(result.run) })
     if (!earliest || result.run.runAt < earliest) earliest = result.run.runAt
   }
   if (earliest) internals.signals.emit('wake', earliest < now ? now : earliest)

@@ -1,6 +1,7 @@
-import { AttemptTimeoutError } from '../core/errors.js'
+import { AttemptTimeoutError, type BatchItemsFailedError } from '../core/errors.js'
 import { toStoredJson } from '../core/json.js'
 import type { RunRecord } from '../storage/driver.js'
+import { isBatchResult, keptResults, remainderPayloadJson, settleBatch } from './batch.js'
 import { createTaskContext, type AttemptServices } from './context.js'
 import { validateWithSchema } from './schema.js'
 import type { AnyTaskDefinition, TaskContext } from './task.js'
@@ -9,6 +10,8 @@ import type { AnyTaskDefinition, TaskContext } from './task.js'
 export type Settlement =
   | { kind: 'completed'; outputJson: string; output: unknown }
   | { kind: 'failed'; error: unknown }
+  /** Some items of a batch failed: retry those; the others' results join the output. */
+  | { kind: 'partial'; error: BatchItemsFailedError; payloadJson: string; payload: unknown[]; outputJson: string; output: unknown[] }
   /** The signal aborted for a reason other than the timeout (cancel, lost lease, shutdown). */
   | { kind: 'aborted'; reason: unknown }
   /** The handler asked for a durable sleep. */
@@ -32,14 +35,24 @@ export async function executeAttempt(
     const outcome = await Promise.race([invoke(task, run.payload, ctx), abortOf(controller.signal)])
     // A sleep wins over whatever the handler did after asking for it (even swallowing it).
     if (steps.sleepUntil && !controller.signal.aborted) return { kind: 'sleep', wakeAt: steps.sleepUntil }
-    if ('aborted' in outcome) {
-      return outcome.reason instanceof AttemptTimeoutError ? { kind: 'failed', error: outcome.reason } : { kind: 'aborted', reason: outcome.reason }
-    }
+    if ('aborted' in outcome) return aborted(outcome.reason)
     if (!outcome.ok) return { kind: 'failed', error: outcome.error }
-    return await finishOutput(task, outcome.value)
+    if (!isBatchResult(run.payload, outcome.value)) return await finishOutput(task, outcome.value)
+    const batch = await Promise.race([settleBatch(run.payload as unknown[], outcome.value), abortOf(controller.signal)])
+    if ('aborted' in batch) return aborted(batch.reason)
+    const kept = keptResults(run.output)
+    if (batch.kind === 'none') return { kind: 'failed', error: batch.error }
+    const settlement = await finishOutput(task, [...kept, ...batch.results])
+    if (batch.kind === 'all' || settlement.kind !== 'completed') return settlement
+    const failed = batch.failed
+    return { kind: 'partial', error: batch.error, payload: failed, payloadJson: remainderPayloadJson(failed), output: settlement.output as unknown[], outputJson: settlement.outputJson }
   } finally {
     if (timer) clearTimeout(timer)
   }
+}
+
+function aborted(reason: unknown): Settlement {
+  return reason instanceof AttemptTimeoutError ? { kind: 'failed', error: reason } : { kind: 'aborted', reason }
 }
 
 type HandlerOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }

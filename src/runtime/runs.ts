@@ -4,13 +4,15 @@ import type { Attempt, Run, RunLog, Step } from '../core/run.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
 import type { NewRun, RunRecord } from '../storage/driver.js'
 import { cancelMany, replayMany, type BulkOptions, type BulkResult } from './bulk.js'
-import { announce, createRunHandle } from './enqueue.js'
+import { checkName } from '../core/queue-options.js'
+import { announce, createRunHandle, taskNameOf } from './enqueue.js'
 import { countRuns, runActivity, type RunActivity, type RunActivityOptions, type RunCounts } from './insights.js'
 import { RunChangeFeed, type RunChangeListener } from './run-watch.js'
 import { newRunId } from './ids.js'
 import type { ErrandInternals } from './internals.js'
 import { toPublicRun } from './public-run.js'
 import type { RunHandle } from './run-handle.js'
+import type { AnyTaskDefinition } from './task.js'
 import { expectCompleted, waitForFinalRun } from './wait.js'
 
 /** Which runs: every field given must match. */
@@ -39,6 +41,14 @@ export interface RunList {
   nextCursor: string | null
 }
 
+/** What `runs.cancelByJobKey` did. */
+export interface JobKeyCancellation {
+  /** True when the key's run had not started and is now cancelled. */
+  cancelled: boolean
+  /** The key's run: the one cancelled, or the one left alone because it had started or finished. Null when the key has none. */
+  run: Run | null
+}
+
 /** Reading and managing runs: `errand.runs`. */
 export interface RunsApi {
   get(id: string): Promise<Run | null>
@@ -46,6 +56,13 @@ export interface RunsApi {
   list(options?: RunListOptions): Promise<RunList>
   /** Scheduled and queued runs stop at once; a running one has its `ctx.signal` aborted. */
   cancel(id: string, options?: { reason?: string }): Promise<Run>
+  /**
+   * Removes the pending work of a job key: cancels the key's run if it has not started, and
+   * frees the key, so the next enqueue with it creates a run whatever the mode. A run that
+   * has started (running, or waiting for a retry) or finished is left alone and returned
+   * with `cancelled: false`; cancel it by id to stop it.
+   */
+  cancelByJobKey(task: string | AnyTaskDefinition, jobKey: string, options?: { reason?: string }): Promise<JobKeyCancellation>
   /** A new run of the same task and payload, with `replayOf` set. Only for finished runs. */
   replay(id: string, options?: { reason?: string }): Promise<RunHandle>
   /** Waits until the run completes; throws `RunFailedError` / `RunCancelledError` / `WaitTimeoutError`. */
@@ -87,6 +104,7 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
       return { runs: runs.map(toPublicRun), nextCursor }
     },
     cancel: (id, options) => cancelRun(internals, id, options?.reason),
+    cancelByJobKey: (task, jobKey, options) => cancelByJobKey(internals, taskNameOf(task), jobKey, options?.reason),
     replay: (id, options) => replayRun(internals, id, options?.reason),
     async wait(id, options) {
       await internals.ready()
@@ -162,6 +180,21 @@ export async function cancelRun(internals: ErrandInternals, id: string, reason?:
   return run
 }
 
+async function cancelByJobKey(internals: ErrandInternals, task: string, jobKey: string, reason?: string): Promise<JobKeyCancellation> {
+  const key = checkName(jobKey, 'jobKey')
+  if (key === null) throw new InvalidOptionError('cancelByJobKey needs a job key')
+  internals.getTask(task)
+  await internals.ready()
+  const result = await internals.driver.runCancelByJobKey({ task, jobKey: key, reason: reason ?? null, now: internals.clock.now() })
+  if (!result) return { cancelled: false, run: null }
+  const run = toPublicRun(result.run)
+  if (result.cancelled) {
+    internals.signals.emit('finished', run.id)
+    internals.events.emit('run.cancelled', { run, reason: run.cancelReason })
+  }
+  return { cancelled: result.cancelled, run }
+}
+
 async function replayRun(internals: ErrandInternals, id: string, reason?: string): Promise<RunHandle> {
   await internals.ready()
   const original = await internals.driver.runGet({ id })
@@ -186,8 +219,10 @@ export function replayOf(original: RunRecord, reason: string | undefined, now: D
     priority: original.priority,
     queue: original.queue,
     concurrencyKey: original.concurrencyKey,
+    concurrencyLimit: original.concurrencyLimit,
     idempotencyKey: null,
     jobKey: null,
+    jobKeyMode: null,
     flags: original.flags,
     metadataJson: JSON.stringify(original.metadata),
     retryPolicy: original.retryPolicy,

@@ -1,5 +1,12 @@
 import { parseDuration, type Duration } from '../core/durations.js'
 import { InvalidOptionError } from '../core/errors.js'
+import { checkFlags } from '../core/queue-options.js'
+
+/** Most flags a worker may forbid. */
+const MAX_FORBIDDEN_FLAGS = 1_000
+
+/** Flags a worker refuses: a list, or a function asked before every claim (it may be async). */
+export type ForbiddenFlags = string[] | (() => string[] | Promise<string[]>)
 
 /** Options of `errand.worker(...)`. */
 export interface WorkerOptions {
@@ -22,6 +29,13 @@ export interface WorkerOptions {
   /** Names this worker in leases and attempts. Default `<pid>-<random>`. */
   workerId?: string
   /**
+   * Runs carrying any of these flags are left for other workers. A function is called
+   * before every claim, so the list can follow the world (a provider down, a rate limit
+   * hit); if it throws, the worker skips that claim and reports a `worker.error`. Default none.
+   */
+  forbiddenFlags?: ForbiddenFlags
+
+  /**
    * Whether this worker also ticks schedules (enqueues the runs of due ticks). Any number of
    * workers may: each tick gets one run. It sleeps until the next tick, at most
    * `maintenanceInterval`. Default `true`.
@@ -39,6 +53,7 @@ export interface ResolvedWorkerOptions {
   batchSize: number
   retentionMs: number | null
   workerId: string | null
+  forbiddenFlags: ForbiddenFlags
   scheduler: boolean
 }
 
@@ -62,8 +77,14 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     batchSize: wholeNumber(options.batchSize ?? concurrency, 'batchSize'),
     retentionMs: options.retention === false ? null : parseDuration(options.retention ?? '7d'),
     workerId: options.workerId ?? null,
+    forbiddenFlags: typeof options.forbiddenFlags === 'function' ? options.forbiddenFlags : checkForbiddenFlags(options.forbiddenFlags),
     scheduler: options.scheduler ?? true,
   }
+}
+
+/** Checks a list of forbidden flags, as given or as a worker's function returned it. */
+export function checkForbiddenFlags(flags: unknown): string[] {
+  return checkFlags(flags, 'forbiddenFlags', MAX_FORBIDDEN_FLAGS)
 }
 
 function wholeNumber(value: unknown, name: string): number {

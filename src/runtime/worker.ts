@@ -1,8 +1,7 @@
-import { decideFailure } from '../core/attempt-outcome.js'
 import { parseDuration, type Duration } from '../core/durations.js'
 import { ErrandError, LeaseLostError, RunCancelledError, UnknownTaskError, WorkerShutdownError } from '../core/errors.js'
-import { serializeError } from '../core/run.js'
-import type { AttemptResult, RunRecord } from '../storage/driver.js'
+import type { RunRecord } from '../storage/driver.js'
+import { announceAttemptResult, attemptResultOf } from './attempt-result.js'
 import { CompletionBatcher } from './completion-batcher.js'
 import type { AttemptServices } from './context.js'
 import { executeAttempt, type Settlement } from './executor.js'
@@ -13,7 +12,7 @@ import { Maintenance } from './maintenance.js'
 import { Scheduler } from './scheduler.js'
 import { toPublicRun } from './public-run.js'
 import type { AnyTaskDefinition } from './task.js'
-import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
+import { checkForbiddenFlags, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 
 /** A run this worker holds: executing, or finished and waiting for its result to be written. */
 interface ActiveRun {
@@ -188,6 +187,7 @@ export class Worker {
       const limit = task.options.concurrency as number
       groups.push({ tasks: [task.name], room: () => Math.min(this.freeSlots(), limit - (this.busyPerTask.get(task.name) ?? 0)) })
     }
+    const forbiddenFlags = typeof this.options.forbiddenFlags === 'function' ? checkForbiddenFlags(await this.options.forbiddenFlags()) : this.options.forbiddenFlags
     for (const group of groups) {
       const limit = Math.min(group.room(), this.options.batchSize)
       if (limit <= 0 || this.state !== 'running') continue
@@ -197,6 +197,7 @@ export class Worker {
         limit,
         leaseMs: this.options.leaseMs,
         now: this.internals.clock.now(),
+        forbiddenFlags,
       })
       if (claimed.length === limit) full = true
       for (const run of claimed) this.startRun(run)
@@ -224,74 +225,16 @@ export class Worker {
     this.busy--
     this.busyPerTask.set(entry.run.task, (this.busyPerTask.get(entry.run.task) ?? 1) - 1)
     this.fetchSoon()
-    const result = this.resultOf(entry.run, settlement)
+    const result = attemptResultOf(entry.run, settlement, this.id)
     if (!result) return
     const applied = await this.batcher.submit(result).catch(() => false)
-    if (applied) this.announce(entry.run, result, settlement, Date.now() - startedAt)
+    if (!applied) return
+    const dueAgain = announceAttemptResult(this.internals, entry.run, result, settlement, Date.now() - startedAt)
+    if (dueAgain) this.wake(dueAgain)
+    // Its serial queue's next run, or its concurrency key's, may start now that this one is written.
+    if (entry.run.queue !== null || entry.run.concurrencyKey !== null) this.fetchSoon()
     // A run of a schedule ended: a run held behind it (overlap 'queue') may go now.
-    if (applied && entry.run.scheduleKey !== null) this.scheduler?.poke()
-  }
-
-  /** Turns a settlement into the write to make, or null when there is nothing to write. */
-  private resultOf(run: RunRecord, settlement: Settlement): AttemptResult | null {
-    const lease = { id: run.id, attempt: run.attempt, workerId: this.id }
-    switch (settlement.kind) {
-      case 'completed':
-        return { ...lease, outcome: 'completed', outputJson: settlement.outputJson }
-      case 'sleep':
-        return { ...lease, outcome: 'sleep', runAt: settlement.wakeAt }
-      case 'aborted':
-        // Cancelled or lease lost: the run is no longer ours to write. Shutdown: give it back.
-        if (!(settlement.reason instanceof WorkerShutdownError)) return null
-        return { ...lease, outcome: 'released', error: serializeError(settlement.reason) }
-      case 'failed': {
-        const error = serializeError(settlement.error)
-        const decision = decideFailure({
-          error: settlement.error,
-          attempt: run.attempt,
-          maxAttempts: run.maxAttempts,
-          policy: run.retryPolicy,
-          random: Math.random(),
-        })
-        return decision.outcome === 'retry'
-          ? { ...lease, outcome: 'retry', error, delayMs: decision.delayMs }
-          : { ...lease, outcome: 'dead_lettered', error }
-      }
-    }
-  }
-
-  private announce(run: RunRecord, result: AttemptResult, settlement: Settlement, durationMs: number): void {
-    const events = this.internals.events
-    const now = this.internals.clock.now()
-    const base = { ...toPublicRun(run), lockedBy: null, leaseExpiresAt: null, updatedAt: now }
-    switch (result.outcome) {
-      case 'completed': {
-        const output = settlement.kind === 'completed' ? settlement.output : null
-        this.internals.signals.emit('finished', run.id)
-        events.emit('run.completed', { run: { ...base, status: 'completed', output, error: null, completedAt: now }, durationMs })
-        return
-      }
-      case 'retry': {
-        const retryAt = new Date(now.getTime() + result.delayMs)
-        events.emit('run.failed', { run: { ...base, status: 'scheduled', error: result.error, runAt: retryAt }, error: result.error, willRetry: true, retryAt })
-        this.wake(retryAt)
-        return
-      }
-      case 'dead_lettered': {
-        const final = { ...base, status: 'dead_lettered' as const, error: result.error, completedAt: now }
-        this.internals.signals.emit('finished', run.id)
-        events.emit('run.failed', { run: final, error: result.error, willRetry: false, retryAt: null })
-        events.emit('run.dead_lettered', { run: final, error: result.error })
-        return
-      }
-      case 'released':
-        events.emit('run.released', { runId: run.id, attempt: run.attempt })
-        return
-      case 'sleep':
-        events.emit('run.sleeping', { run: { ...base, status: 'scheduled', runAt: result.runAt }, wakeAt: result.runAt })
-        this.wake(result.runAt)
-        return
-    }
+    if (entry.run.scheduleKey !== null) this.scheduler?.poke()
   }
 
   /** A run becomes due at `at`: claim now, or set a timer for it. */

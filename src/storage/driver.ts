@@ -9,6 +9,7 @@
  * `id AND status = 'running' AND attempt = :attempt`. Zero rows means the lease was lost
  * (rescued, cancelled): the driver reports it and changes nothing.
  */
+import type { JobKeyMode } from '../core/queue-options.js'
 import type { RetryPolicy } from '../core/retry.js'
 import type { Attempt, LogLevel, Run, RunLog, SerializedError, Step } from '../core/run.js'
 import type { RunStatus } from '../core/run-state.js'
@@ -41,8 +42,12 @@ export interface NewRun {
   priority: number
   queue: string | null
   concurrencyKey: string | null
+  /** Set exactly when `concurrencyKey` is. */
+  concurrencyLimit: number | null
   idempotencyKey: string | null
   jobKey: string | null
+  /** Set exactly when `jobKey` is. */
+  jobKeyMode: JobKeyMode | null
   flags: string[]
   metadataJson: string
   retryPolicy: RetryPolicy
@@ -62,12 +67,19 @@ export interface RunInsertManyParams {
   tx?: unknown
 }
 
-/** What happened to one new run: created, or an existing run returned instead. */
+/**
+ * Why an enqueue did not create a run: `'idempotent'` (the idempotency key's run was
+ * returned), `'replaced'` (the job key's run that had not started took the new work),
+ * `'deduped'` (`unsafe_dedupe`: the job key's latest run was returned unchanged).
+ */
+export type InsertReason = 'idempotent' | 'replaced' | 'deduped' | 'scheduled_tick'
+
+/** What happened to one new run: created, or an existing run returned (and maybe updated) instead. */
 export interface RunInsertResult {
   run: RunRecord
   created: boolean
-  /** Why an existing run was returned: its idempotency key, or its (schedule, tick), was taken. */
-  reason?: 'idempotent' | 'scheduled_tick'
+  /** Why no run was created; absent when one was. */
+  reason?: InsertReason
 }
 
 export interface RunListParams extends RunListRangeParams {
@@ -93,6 +105,8 @@ export interface RunClaimParams {
   limit: number
   leaseMs: number
   now: Date
+  /** Runs carrying any of these flags are left for other workers. Default none. */
+  forbiddenFlags?: string[]
 }
 
 /** An attempt held by a worker. */
@@ -107,11 +121,21 @@ export interface RunHeartbeatParams {
   now: Date
 }
 
+/**
+ * A batch run whose items partly failed: the run keeps only the failed items as its
+ * payload, and its output holds the results of every item that succeeded so far. Both
+ * absent: payload and output stay as they are.
+ */
+export interface BatchRemainder {
+  payloadJson?: string
+  outputJson?: string
+}
+
 /** How one attempt ended, decided by the runtime. */
 export type AttemptResult = Lease & { workerId: string } & (
     | { outcome: 'completed'; outputJson: string }
-    | { outcome: 'retry'; error: SerializedError; delayMs: number }
-    | { outcome: 'dead_lettered'; error: SerializedError }
+    | ({ outcome: 'retry'; error: SerializedError; delayMs: number } & BatchRemainder)
+    | ({ outcome: 'dead_lettered'; error: SerializedError } & BatchRemainder)
     /** Shut down before finishing: back to `queued`, and the attempt does not use up the budget. */
     | { outcome: 'released'; error: SerializedError }
     /** A durable sleep: back to `scheduled` until `runAt`, without using up the budget. */
@@ -133,6 +157,14 @@ export interface RunCancelResult {
   run: RunRecord
   /** False when the run was already final. */
   cancelled: boolean
+}
+
+/** Which job key's waiting run to cancel: keys are scoped to a task. */
+export interface RunCancelByJobKeyParams {
+  task: string
+  jobKey: string
+  reason: string | null
+  now: Date
 }
 
 export interface RunPromoteDueParams {
@@ -193,12 +225,23 @@ export interface StoreDriver extends StoreDriverInsights {
   migrate(): Promise<void>
   close(): Promise<void>
 
-  /** Inserts runs in one transaction; an idempotency key already taken returns that run. */
+  /**
+   * Inserts runs in one transaction, in order. An idempotency key already taken returns
+   * that run. A job key goes by its mode: its run that has not started is updated
+   * (`replace`, `preserve_run_at`; array payloads are appended) or returned
+   * (`unsafe_dedupe`, whatever its status); a started one leaves the key to a new run.
+   * Both rest on unique indexes and atomic upserts, so concurrent inserts agree.
+   */
   runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]>
   runGet(params: { id: string }): Promise<RunRecord | null>
   /** Newest first. */
   runList(params: RunListParams): Promise<RunListResult>
-  /** Takes up to `limit` due runs, priority then time order, and leases them. */
+  /**
+   * Takes up to `limit` due runs, priority then time order, and leases them. A serial
+   * queue gives at most one run at a time, and none while its started run waits for a
+   * retry; a concurrency key gives at most its limit of running runs. Both hold across
+   * every concurrent claimer.
+   */
   runClaim(params: RunClaimParams): Promise<RunRecord[]>
   /** Extends leases; returns the ids whose lease is no longer held. */
   runHeartbeat(params: RunHeartbeatParams): Promise<string[]>
@@ -206,6 +249,12 @@ export interface StoreDriver extends StoreDriverInsights {
   runFinishMany(params: RunFinishManyParams): Promise<boolean[]>
   /** Cancels a run that is not final. Returns null when there is no such run. */
   runCancel(params: RunCancelParams): Promise<RunCancelResult | null>
+  /**
+   * Cancels the job key's run if it has not started, and frees the key (the next enqueue
+   * creates a run, in any mode). A started or finished run is left alone and returned with
+   * `cancelled: false`. Null when the key has no run.
+   */
+  runCancelByJobKey(params: RunCancelByJobKeyParams): Promise<RunCancelResult | null>
   /** Moves due `scheduled` runs to `queued`; returns how many moved. */
   runPromoteDue(params: RunPromoteDueParams): Promise<number>
   /** Takes back runs whose lease expired: `queued` again, or `dead_lettered` if no attempts remain. */

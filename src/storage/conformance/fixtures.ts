@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.js'
-import type { NewRun, StoreDriver } from '../driver.js'
+import type { AttemptResult, Lease, NewRun, StoreDriver } from '../driver.js'
 
 /** A store under test: open as many drivers on it as needed, then throw it away. */
 export interface ConformanceStore {
@@ -48,8 +48,10 @@ export function newRun(overrides: Partial<NewRun> = {}): NewRun {
     priority: 0,
     queue: null,
     concurrencyKey: null,
+    concurrencyLimit: null,
     idempotencyKey: null,
     jobKey: null,
+    jobKeyMode: null,
     flags: [],
     metadataJson: '{}',
     retryPolicy: { ...DEFAULT_RETRY_POLICY },
@@ -70,4 +72,13 @@ export async function insert(driver: StoreDriver, runs: NewRun[], now = T0): Pro
 /** Claims everything due for `task-a` (and `task-b`) as `worker`. */
 export function claimAll(driver: StoreDriver, now = T0, limit = 100, workerId = 'w1') {
   return driver.runClaim({ workerId, tasks: ['task-a', 'task-b'], limit, leaseMs: 30_000, now })
+}
+
+/** How an attempt ends, without its lease (see {@link finishOne}). */
+export type Ending = AttemptResult extends infer R ? (R extends AttemptResult ? Omit<R, keyof Lease | 'workerId'> : never) : never
+
+/** Ends the current attempt of `run` (as claimed) and returns whether it applied. */
+export async function finishOne(driver: StoreDriver, run: Lease, ending: Ending, now = T0): Promise<boolean> {
+  const [applied] = await driver.runFinishMany({ now, results: [{ ...ending, id: run.id, attempt: run.attempt, workerId: 'w1' } as AttemptResult] })
+  return applied ?? false
 }

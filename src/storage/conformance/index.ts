@@ -7,9 +7,12 @@ import type { StoreDriver } from '../driver.js'
 import { claimSuite } from './claim.js'
 import type { ConformanceStore, ConformanceStoreFactory, SuiteContext } from './fixtures.js'
 import { finishSuite } from './finish.js'
+import { flagsAndBatchesSuite } from './flags-and-batches.js'
 import { insertAndReadSuite } from './insert-and-read.js'
 import { insightsSuite } from './insights.js'
+import { jobKeySuite } from './job-keys.js'
 import { maintenanceSuite } from './maintenance.js'
+import { queueSuite } from './queues.js'
 import { schedulesSuite } from './schedules.js'
 import { stepsSuite } from './steps.js'
 
@@ -47,6 +50,9 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     claimSuite(context)
     finishSuite(context)
     maintenanceSuite(context)
+    jobKeySuite(context)
+    queueSuite(context)
+    flagsAndBatchesSuite(context)
     schedulesSuite(context)
     stepsSuite(context)
     insightsSuite(context)

@@ -8,6 +8,10 @@
  * stored instead as a one-key wrapper object holding the original JSON text as a string,
  * which `jsonb` accepts, and unwrapped on read. Ordinary values are stored as they are, so
  * they stay queryable with `->` and `->>`.
+ *
+ * An array is wrapped item by item instead, so that it stays a `jsonb` array: batch
+ * payloads under a job key are appended in SQL (`payload || new`), which must work whatever
+ * the items hold.
  */
 
 const WRAP_KEY = '$errand:json'
@@ -21,6 +25,15 @@ export function toJsonbText(json: string): string
 export function toJsonbText(json: string | null): string | null
 export function toJsonbText(json: string | null): string | null {
   if (json === null) return null
+  if (!JSONB_UNSAFE.test(json) && !json.includes(`"${WRAP_KEY}"`)) return json
+  if (json.trimStart().startsWith('[')) {
+    const items = JSON.parse(json) as unknown[]
+    return `[${items.map((item) => wrapValue(JSON.stringify(item))).join(',')}]`
+  }
+  return wrapValue(json)
+}
+
+function wrapValue(json: string): string {
   if (!JSONB_UNSAFE.test(json) && !LOOKS_WRAPPED.test(json)) return json
   return JSON.stringify({ [WRAP_KEY]: json })
 }
@@ -29,6 +42,11 @@ export function toJsonbText(json: string | null): string | null {
 export function fromJsonbText(text: string | null | undefined): unknown {
   if (text === null || text === undefined) return null
   const value: unknown = JSON.parse(text)
+  if (Array.isArray(value)) return text.includes(`"${WRAP_KEY}"`) ? value.map(unwrap) : value
+  return unwrap(value)
+}
+
+function unwrap(value: unknown): unknown {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const keys = Object.keys(value)
     const inner = (value as Record<string, unknown>)[WRAP_KEY]

@@ -145,6 +145,36 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'job keys, serial queues, concurrency keys',
+    sql: (s) => `
+      ALTER TABLE ${s}.runs ADD COLUMN concurrency_limit integer,
+        -- True on the run a job key points at: its newest run. Earlier runs of the key keep
+        -- job_key for the record, with false here.
+        ADD COLUMN job_key_current boolean NOT NULL DEFAULT false;
+      -- A job key's uniqueness rests on this index: upserts target it, never select-then-insert.
+      CREATE UNIQUE INDEX runs_job_key ON ${s}.runs (task, job_key) WHERE job_key_current;
+      -- A queue's waiting runs in claim order, for the claim's "is this run the queue's head" probe.
+      CREATE INDEX runs_queue_order ON ${s}.runs (queue, priority, run_at, id) WHERE queue IS NOT NULL AND status IN ('scheduled', 'queued');
+
+      -- One row per serial queue, made at enqueue. The claim locks it (FOR UPDATE SKIP LOCKED)
+      -- and records the run that holds the queue; the holder is let go once it is final.
+      CREATE TABLE ${s}.queues (
+        name text PRIMARY KEY,
+        holder text COLLATE "C",
+        held_since timestamptz
+      );
+      -- One row per concurrency key, made at enqueue: the runs admitted and the attempt each
+      -- was admitted for. An entry whose run has since left that attempt no longer counts.
+      CREATE TABLE ${s}.concurrency_keys (
+        key text PRIMARY KEY,
+        holder_ids text[] COLLATE "C" NOT NULL DEFAULT '{}',
+        holder_attempts int4[] NOT NULL DEFAULT '{}'
+      );
+      ${concurrencyLive(s)}
+    `,
+  },
+  {
     version: 5,
     name: 'run counters, change feed and filter indexes',
     sql: (s) => `
@@ -205,3 +235,31 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
 ]
+
+/**
+ * The live entries of a concurrency key's holder list: runs admitted for an attempt they
+ * are still running, as far as the calling statement can tell. An entry is dropped only
+ * when its run has visibly left that attempt: a later attempt, a final status, or waiting
+ * again with the same attempt. Each of those only ever moves forward, so seeing it in an
+ * older snapshot proves it now; a run the snapshot cannot see yet (claimed since) still
+ * counts. Entries therefore need no release when runs finish, whatever path they leave
+ * `running` by: the next claim of the key drops them.
+ *
+ * A PL/pgSQL function rather than inline SQL on purpose: the claim is planned at every
+ * execution (PostgreSQL keeps custom plans for it), and inlined, this logic tripled the
+ * claim's planning time for every run, keyed or not (0.3 ms to 1.1 ms measured).
+ */
+function concurrencyLive(s: string): string {
+  return `
+    CREATE FUNCTION ${s}.concurrency_live(ids text[], attempts int4[], OUT live_ids text[], OUT live_attempts int4[])
+    LANGUAGE plpgsql STABLE AS $body$
+    BEGIN
+      SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
+      INTO live_ids, live_attempts
+      FROM unnest(ids, attempts) WITH ORDINALITY AS h(id, attempt, n)
+      WHERE NOT EXISTS (
+        SELECT 1 FROM ${s}.runs x WHERE x.id = h.id
+          AND (x.attempt > h.attempt OR x.status IN ('completed', 'cancelled', 'dead_lettered') OR (x.attempt = h.attempt AND x.status IN ('scheduled', 'queued'))));
+    END
+    $body$;`
+}

@@ -16,6 +16,7 @@ export function insertArrays(runs: NewRun[]): unknown[] {
     runs.map((run) => run.priority),
     runs.map((run) => run.queue),
     runs.map((run) => run.concurrencyKey),
+    runs.map((run) => run.concurrencyLimit),
     runs.map((run) => run.idempotencyKey),
     runs.map((run) => run.jobKey),
     runs.map((run) => toJsonbText(JSON.stringify(run.flags))),
@@ -30,16 +31,28 @@ export function insertArrays(runs: NewRun[]): unknown[] {
   ]
 }
 
-/** The arrays of the finish statement, for results already freed of duplicate leases. */
+/**
+ * The arrays of the finish statement, for results already freed of duplicate leases. The
+ * output array carries a completion's output, or a partly failed batch's results so far;
+ * the payload array the failed items such a batch keeps (null: unchanged).
+ */
 export function finishArrays(results: AttemptResult[], now: Date): unknown[] {
+  const remainder = (result: AttemptResult) => (result.outcome === 'retry' || result.outcome === 'dead_lettered' ? result : null)
   return [
     results.map((result) => result.id),
     results.map((result) => result.attempt),
     results.map((result) => result.outcome),
     results.map((result) => result.workerId),
-    results.map((result) => (result.outcome === 'completed' ? toJsonbText(result.outputJson) : null)),
+    results.map((result) => {
+      const json = result.outcome === 'completed' ? result.outputJson : remainder(result)?.outputJson
+      return json === undefined ? null : toJsonbText(json)
+    }),
     results.map((result) => ('error' in result ? toJsonbText(JSON.stringify(result.error)) : null)),
     results.map((result) => nextRunAt(result, now)),
+    results.map((result) => {
+      const json = remainder(result)?.payloadJson
+      return json === undefined ? null : toJsonbText(json)
+    }),
   ]
 }
 

@@ -13,7 +13,9 @@ import type {
   AttemptResult,
   LogAppendParams,
   LogListParams,
+  NewRun,
   RescuedRun,
+  RunCancelByJobKeyParams,
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
@@ -43,14 +45,15 @@ import type {
 import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
 import { notificationPayload, RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { insertKeyed, insertPlain, JobKeyStatements, type RowExec } from './insert.js'
 import { PlannerStatsBootstrap } from './planner-stats.js'
 import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
-import { insertRuns, type InsertStatements } from './run-insert.js'
 import { listRuns } from './run-list.js'
 import { attemptFromRow, runFromRow, type AttemptRow, type RunRow } from './rows.js'
 import { PostgresSchedules } from './schedules.js'
 import { checkSchemaName, quoteIdent } from './schema-name.js'
+import { statementName } from './statement-name.js'
 import { PostgresStatements } from './statements.js'
 import { PostgresSteps } from './steps.js'
 
@@ -91,6 +94,7 @@ export class PostgresDriver implements StoreDriver {
   /** Tags this driver's NOTIFYs, so its own listener can skip them. */
   private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
+  private readonly keySql: JobKeyStatements
   private readonly notifier: RunsAvailableNotifier | null
   private readonly schedules: PostgresSchedules
   private readonly plannerStats: PlannerStatsBootstrap
@@ -115,6 +119,7 @@ export class PostgresDriver implements StoreDriver {
     }
     this.notifyEnabled = options.notify ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
     this.notifier = this.notifyEnabled
@@ -127,7 +132,7 @@ export class PostgresDriver implements StoreDriver {
         ready: () => this.ready(),
         rows: (text, values) => this.rows(text, values),
         // Inside the tick's own transaction; no sender, so this process's workers hear the NOTIFY too.
-        insertRuns: (client, runs, now) => insertRuns(client, this.insertStatements(false), runs, now),
+        insertRuns: (client, runs, now) => this.insertOn(client, runs, now, false),
         notifyRunsAvailable: () => this.notifyRunsAvailable(),
       },
       quoteIdent(this.schema),
@@ -161,7 +166,12 @@ export class PostgresDriver implements StoreDriver {
     if (params.runs.length === 0) return []
     await this.ready()
     if (params.tx === undefined || params.tx === null) {
-      const results = await insertRuns(this.pool, this.insertStatements(true), params.runs, params.now)
+      // One statement is atomic on its own; job keys take several, in order, so a batch
+      // holding one gets a transaction of its own (all or nothing, as for any batch).
+      const single = params.runs.length === 1 || params.runs.every((run) => run.jobKey === null)
+      const results = single
+        ? await this.insertOn(this.pool, params.runs, params.now, true)
+        : await withTransaction(this.pool, (client) => this.insertOn(client, params.runs, params.now, true))
       this.plannerStats.noteInserted(results.filter((result) => result.created).length)
       return results
     }
@@ -169,21 +179,25 @@ export class PostgresDriver implements StoreDriver {
       throw new InvalidOptionError('tx must be a client inside your transaction with query(text, values), such as a pg PoolClient after BEGIN')
     }
     // The caller's transaction: no BEGIN/COMMIT of ours; the runs exist iff it commits.
-    return insertRuns(params.tx, this.insertStatements(false), params.runs, params.now)
+    return this.insertOn(params.tx, params.runs, params.now, false)
   }
 
-  /**
-   * How the insert statements are sent. On our own pool: named (prepared), and the NOTIFY
-   * names this driver as sender. On a caller's transaction handle: plain text (it may not
-   * be node-postgres), and no sender, since our own workers must be woken by the commit too.
-   */
-  private insertStatements(ownPool: boolean): InsertStatements {
-    const notify = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, ownPool ? this.sender : null)] : []
-    return {
-      insert: (client, values) => this.exec(client, this.sql.insertRuns, [...values, ...notify], ownPool),
-      findIdempotent: (client, values) => this.exec(client, this.sql.findIdempotent, values, ownPool),
-      findScheduledTicks: (client, values) => this.exec(client, this.sql.findScheduledTicks, values, ownPool),
+  /** Runs without a job key in one statement, then each run with one, in order. */
+  private async insertOn(client: Queryable, runs: NewRun[], now: Date, prepared: boolean): Promise<RunInsertResult[]> {
+    const exec: RowExec = async (text, values) => rowsOf<RunRow>(await this.exec(client, text, values, prepared))
+    // On our own connections the NOTIFY names this driver as sender (its workers were woken
+    // in-process); on a caller's transaction, or a tick's, no sender, so ours hear the commit too.
+    const notifyArgs = this.notifyEnabled ? [RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, prepared ? this.sender : null)] : []
+    const results: RunInsertResult[] = new Array(runs.length)
+    const plain = runs.flatMap((run, index) => (run.jobKey === null ? [{ run, index }] : []))
+    if (plain.length > 0) {
+      const inserted = await insertPlain(exec, this.sql, plain.map((item) => item.run), now, notifyArgs)
+      plain.forEach((item, i) => (results[item.index] = inserted[i] as RunInsertResult))
     }
+    for (const [index, run] of runs.entries()) {
+      if (run.jobKey !== null) results[index] = await insertKeyed(exec, this.keySql, run, now, notifyArgs)
+    }
+    return results
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -201,7 +215,8 @@ export class PostgresDriver implements StoreDriver {
     if (params.limit <= 0 || params.tasks.length === 0) return []
     await this.ready()
     const lease = new Date(params.now.getTime() + params.leaseMs)
-    const rows = await this.rows<RunRow>(this.sql.claim, [params.now, params.tasks, params.limit, params.workerId, lease])
+    const values = [params.now, params.tasks, params.limit, params.workerId, lease, params.forbiddenFlags ?? []]
+    const rows = await this.rows<RunRow>(this.sql.claim, values)
     // UPDATE ... RETURNING gives rows in no particular order.
     return rows.map(runFromRow).sort(claimOrder)
   }
@@ -231,22 +246,23 @@ export class PostgresDriver implements StoreDriver {
       if (!seen.has(key)) (seen.add(key), batch.push({ result, index }))
     })
     const results = batch.map((item) => item.result)
-    const rows = await this.rows<{ ord: number }>(this.sql.finish, [...finishArrays(results, params.now), params.now])
-    let released = false
+    const rows = await this.rows<{ ord: number; grouped: boolean }>(this.sql.finish, [...finishArrays(results, params.now), params.now])
+    // Runs freed for other workers: a released run, or a queue's or concurrency key's turn.
+    let freed = false
     for (const row of rows) {
       const item = batch[Number(row.ord) - 1]
       if (!item) continue
       applied[item.index] = true
-      if (item.result.outcome === 'released') released = true
+      if (item.result.outcome === 'released' || row.grouped) freed = true
     }
-    if (released) await this.notifyRunsAvailable()
+    if (freed) await this.notifyRunsAvailable()
     return applied
   }
 
   async runCancel(params: RunCancelParams): Promise<RunCancelResult | null> {
     await this.ready()
     const error = JSON.stringify({ name: 'RunCancelledError', code: 'run_cancelled', message: params.reason ?? 'Cancelled' })
-    return withTransaction(this.pool, async (client) => {
+    const result = await withTransaction(this.pool, async (client): Promise<RunCancelResult | null> => {
       const [locked] = (await client.query<{ status: string }>(this.sql.lockForCancel, [params.id])).rows
       if (!locked) return null
       if (FINAL_STATUSES.has(locked.status)) {
@@ -259,6 +275,16 @@ export class PostgresDriver implements StoreDriver {
       if (!row) throw new Error(`Run ${params.id} could not be cancelled while locked`)
       return { run: runFromRow(row), cancelled: true }
     })
+    // A cancelled run may have held its serial queue or a place of its concurrency key.
+    if (result?.cancelled && (result.run.queue !== null || result.run.concurrencyKey !== null)) await this.notifyRunsAvailable()
+    return result
+  }
+
+  async runCancelByJobKey(params: RunCancelByJobKeyParams): Promise<RunCancelResult | null> {
+    await this.ready()
+    const rows = await this.rows<RunRow & { cancelled: boolean }>(this.keySql.cancelCurrent, [params.task, params.jobKey, params.reason, params.now])
+    const [row] = rows
+    return row ? { run: runFromRow(row), cancelled: row.cancelled } : null
   }
 
   async runPromoteDue(params: RunPromoteDueParams): Promise<number> {
@@ -374,29 +400,18 @@ export class PostgresDriver implements StoreDriver {
   }
 
   /**
-   * Runs a statement. On our own pool, fixed statements are named, so each connection
-   * parses and plans them once. A caller's handle gets plain text: it may not be node-postgres.
+   * Runs a statement. On our own pool and its clients, fixed statements are named, so each
+   * connection parses and plans them once. A caller's handle gets plain text: it may not be
+   * node-postgres.
    */
   private exec(client: Queryable, text: string, values: unknown[], prepared: boolean): Promise<unknown> {
-    if (client !== this.pool || !prepared) return client.query(text, values)
-    return this.pool.query({ name: statementName(text), text, values })
+    if (!prepared) return client.query(text, values)
+    return (client as pg.Pool).query({ name: statementName(text), text, values })
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError()
   }
-}
-
-const names = new Map<string, string>()
-
-/** A prepared statement's name: derived from its text, so one text always has one name on a connection. */
-function statementName(text: string): string {
-  let name = names.get(text)
-  if (!name) {
-    name = `errand_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`
-    names.set(text, name)
-  }
-  return name
 }
 
 function leaseKey(id: string, attempt: number): string {

@@ -27,6 +27,7 @@ export function runColumns(a: string): string {
     `${a}.priority`,
     `${a}.queue`,
     `${a}.concurrency_key`,
+    `${a}.concurrency_limit`,
     `${a}.idempotency_key`,
     `${a}.job_key`,
     `${a}.flags::text AS flags`,
@@ -71,6 +72,7 @@ export interface RunRow {
   priority: Num
   queue: string | null
   concurrency_key: string | null
+  concurrency_limit: NumOrNull
   idempotency_key: string | null
   job_key: string | null
   flags: string
@@ -119,6 +121,7 @@ export function runFromRow(row: RunRow): RunRecord {
     priority: Number(row.priority),
     queue: row.queue,
     concurrencyKey: row.concurrency_key,
+    concurrencyLimit: toNumber(row.concurrency_limit),
     idempotencyKey: row.idempotency_key,
     jobKey: row.job_key,
     flags: fromJsonbText(row.flags) as string[],

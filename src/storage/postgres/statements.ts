@@ -1,3 +1,4 @@
+import { claimStatement } from './claim.js'
 import { attemptColumns, ms, runColumns } from './rows.js'
 
 const FINAL = `('completed', 'cancelled', 'dead_lettered')`
@@ -5,6 +6,53 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
 /** Replaces an attempt record written earlier for the same (run, attempt), as SQLite's INSERT OR REPLACE does. */
 const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at,
     finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, error = EXCLUDED.error`
+
+/** The input rows of a batched insert: one array per column (see params.ts), in input order. */
+export const INPUT_CTE = `input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::text[],
+      $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::int8[], $16::timestamptz[], $17::text[],
+      $18::text[], $19::text[], $20::timestamptz[])
+      WITH ORDINALITY AS i(id, task, status, payload, max_attempts, priority, queue, concurrency_key, concurrency_limit,
+        idempotency_key, job_key, flags, metadata, retry_policy, timeout_ms, run_at, replay_of, replay_reason, schedule_key,
+        scheduled_for, ord)
+  )`
+
+/** The columns of a new run, and the values for them from `input` ($21 is now); `current` is job_key_current. */
+export const INSERT_COLUMNS = `(id, task, status, payload, max_attempts, priority, queue, concurrency_key, concurrency_limit,
+    idempotency_key, job_key, job_key_current, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at, replay_of,
+    replay_reason, schedule_key, scheduled_for)`
+export const insertSelect = (current: 'true' | 'false') => `id, task, status, payload::jsonb, max_attempts, priority, queue,
+    concurrency_key, concurrency_limit, idempotency_key, job_key, ${current}, flags::jsonb, metadata::jsonb, retry_policy::jsonb,
+    timeout_ms, run_at, $21, $21, replay_of, replay_reason, schedule_key, scheduled_for`
+
+/**
+ * Makes the rows the claim locks for the batch's serial queues and concurrency keys. DO
+ * NOTHING on a row that exists takes no lock, so enqueuers never wait on claims; two
+ * transactions making the same new row wait for each other, once.
+ */
+export function groupRows(s: string): string {
+  return `, queue_rows AS (
+      INSERT INTO ${s}.queues (name) SELECT DISTINCT queue FROM input WHERE queue IS NOT NULL ORDER BY 1 ON CONFLICT DO NOTHING
+    ), key_rows AS (
+      INSERT INTO ${s}.concurrency_keys (key) SELECT DISTINCT concurrency_key FROM input WHERE concurrency_key IS NOT NULL ORDER BY 1
+      ON CONFLICT DO NOTHING
+    )`
+}
+
+/**
+ * Ends an insert statement whose CTE `ins` returns the rows written: one NOTIFY per
+ * statement, and only if a written run is due now. The count() forces the notifying CTE to
+ * run (an unreferenced SELECT CTE never would); inside the caller's own transaction the
+ * notification is delivered when, and only if, it commits. Parameters `$first` and the next
+ * one are the channel and the payload.
+ */
+export function notifying(statement: string, notify: boolean, first = 22): string {
+  if (!notify) return `${statement} SELECT * FROM ins`
+  return `${statement}, notified AS (
+      SELECT pg_notify($${first}, $${first + 1}) FROM (SELECT 1 FROM ins WHERE ins.status = 'queued' LIMIT 1) AS due
+    )
+    SELECT ins.* FROM ins CROSS JOIN (SELECT count(*) FROM notified) AS n`
+}
 
 /*
  * LOCK_IN_ORDER: a worker's heartbeat and its batched completions can be in flight at once
@@ -23,6 +71,8 @@ const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id =
  */
 export class PostgresStatements {
   readonly insertRuns: string
+  /** As `insertRuns`, also making the rows of the batch's serial queues and concurrency keys. */
+  readonly insertGroupedRuns: string
   readonly findIdempotent: string
   readonly findScheduledTicks: string
   readonly getRun: string
@@ -44,33 +94,15 @@ export class PostgresStatements {
     // insert takes key locks in one global order. In input order, two batches holding
     // shared keys in opposite orders each wait on the other's uncommitted key: a deadlock
     // (seen with 4 concurrent batches of 400 keys).
-    const insert = `
-      WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::text[],
-          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::timestamptz[], $16::text[], $17::text[],
-          $18::text[], $19::timestamptz[])
-          WITH ORDINALITY AS i(id, task, status, payload, max_attempts, priority, queue, concurrency_key, idempotency_key,
-            job_key, flags, metadata, retry_policy, timeout_ms, run_at, replay_of, replay_reason, schedule_key, scheduled_for, ord)
-      ), ins AS (
-        INSERT INTO ${s}.runs AS r (id, task, status, payload, max_attempts, priority, queue, concurrency_key, idempotency_key,
-          job_key, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at, replay_of, replay_reason,
-          schedule_key, scheduled_for)
-        SELECT id, task, status, payload::jsonb, max_attempts, priority, queue, concurrency_key, idempotency_key,
-          job_key, flags::jsonb, metadata::jsonb, retry_policy::jsonb, timeout_ms, run_at, $20, $20, replay_of, replay_reason,
-          schedule_key, scheduled_for
-        FROM input ORDER BY task, idempotency_key, ord
+    const insert = (groups: string) => `
+      WITH ${INPUT_CTE}${groups}, ins AS (
+        INSERT INTO ${s}.runs AS r ${INSERT_COLUMNS}
+        SELECT ${insertSelect('false')} FROM input ORDER BY task, idempotency_key, ord
         ON CONFLICT DO NOTHING
         RETURNING ${runColumns('r')}
       )`
-    // One NOTIFY per statement, and only if a created run is due now. The count() forces the
-    // notifying CTE to run (an unreferenced SELECT CTE never would); inside the caller's own
-    // transaction the notification is delivered when, and only if, it commits.
-    this.insertRuns = notifyOnInsert
-      ? `${insert}, notified AS (
-          SELECT pg_notify($21, $22) FROM (SELECT 1 FROM ins WHERE ins.status = 'queued' LIMIT 1) AS due
-        )
-        SELECT ins.* FROM ins CROSS JOIN (SELECT count(*) FROM notified) AS n`
-      : `${insert} SELECT * FROM ins`
+    this.insertRuns = notifying(insert(''), notifyOnInsert)
+    this.insertGroupedRuns = notifying(insert(groupRows(s)), notifyOnInsert)
     this.findIdempotent = `
       SELECT ${runColumns('r')} FROM ${s}.runs r
       JOIN unnest($1::text[], $2::text[]) AS k(task, key) ON r.task = k.task AND r.idempotency_key = k.key
@@ -80,21 +112,7 @@ export class PostgresStatements {
       JOIN unnest($1::text[], $2::timestamptz[]) AS k(schedule_key, scheduled_for)
         ON r.schedule_key = k.schedule_key AND r.scheduled_for = k.scheduled_for`
     this.getRun = `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE r.id = $1`
-    // The CTE locks the chosen rows once (the planner cannot re-run it per row, as it may an
-    // IN-subquery), and SKIP LOCKED lets concurrent claimers take disjoint rows without waiting.
-    this.claim = `
-      WITH c AS (
-        SELECT id FROM ${s}.runs
-        WHERE status IN ('scheduled', 'queued') AND run_at <= $1 AND task = ANY($2::text[])
-        ORDER BY priority, run_at, id
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${s}.runs r
-      SET status = 'running', attempt = r.attempt + 1, locked_by = $4, locked_at = $1,
-          lease_expires_at = $5, started_at = coalesce(r.started_at, $1), updated_at = $1
-      FROM c WHERE r.id = c.id
-      RETURNING ${runColumns('r')}`
+    this.claim = claimStatement(s)
     // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed.
     this.heartbeat = `
       WITH l AS (
@@ -114,8 +132,8 @@ export class PostgresStatements {
     // grows, because it is the fencing token.
     this.finish = `
       WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-          WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, next_run_at, ord)
+        SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+          WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, next_run_at, payload, ord)
       ), locked AS (
         SELECT r.id FROM ${s}.runs r JOIN input i ON r.id = i.id AND r.attempt = i.attempt
         WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
@@ -123,25 +141,27 @@ export class PostgresStatements {
         UPDATE ${s}.runs r SET
           status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled' WHEN 'sleep' THEN 'scheduled'
                                   WHEN 'dead_lettered' THEN 'dead_lettered' ELSE 'queued' END,
-          output = CASE WHEN i.outcome = 'completed' THEN i.output::jsonb ELSE r.output END,
+          output = coalesce(i.output::jsonb, r.output),
+          payload = coalesce(i.payload::jsonb, r.payload),
           error = CASE WHEN i.outcome = 'completed' THEN NULL WHEN i.outcome = 'sleep' THEN r.error ELSE i.error::jsonb END,
-          completed_at = CASE WHEN i.outcome IN ('completed', 'dead_lettered') THEN $8 ELSE r.completed_at END,
+          completed_at = CASE WHEN i.outcome IN ('completed', 'dead_lettered') THEN $9 ELSE r.completed_at END,
           run_at = CASE WHEN i.outcome IN ('retry', 'sleep') THEN i.next_run_at ELSE r.run_at END,
           -- A release or a durable sleep gives the attempt back: attempt, the fence, only grows.
           max_attempts = CASE WHEN i.outcome IN ('released', 'sleep') THEN r.max_attempts + 1 ELSE r.max_attempts END,
-          locked_by = NULL, lease_expires_at = NULL, updated_at = $8
+          locked_by = NULL, lease_expires_at = NULL, updated_at = $9
         FROM input i JOIN locked ON locked.id = i.id
         WHERE r.id = i.id AND r.status = 'running' AND r.attempt = i.attempt
-        RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at
+        RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at,
+          r.queue IS NOT NULL OR r.concurrency_key IS NOT NULL AS grouped
       ), recorded AS (
         INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
-        SELECT id, attempt, worker_id, coalesce(locked_at, $8), $8,
+        SELECT id, attempt, worker_id, coalesce(locked_at, $9), $9,
           CASE outcome WHEN 'completed' THEN 'completed' WHEN 'released' THEN 'released' WHEN 'sleep' THEN 'slept' ELSE 'failed' END,
           error::jsonb
         FROM done
         ${REPLACE_ATTEMPT}
       )
-      SELECT ord::int4 AS ord FROM done`
+      SELECT ord::int4 AS ord, grouped FROM done`
     this.lockForCancel = `SELECT status FROM ${s}.runs WHERE id = $1 FOR UPDATE`
     this.recordCancelledAttempt = `
       INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
@@ -188,6 +208,15 @@ export class PostgresStatements {
         ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED
       ), attempts_gone AS (
         DELETE FROM ${s}.attempts a USING doomed d WHERE a.run_id = d.id
+      ), queues_let_go AS (
+        -- A holder is let go by the claim once it is final; a deleted one would never be, so it goes here.
+        UPDATE ${s}.queues q SET holder = NULL, held_since = NULL FROM doomed d WHERE q.holder = d.id
+      ), keys_let_go AS (
+        UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = (
+          SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
+          FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
+          WHERE h.id NOT IN (SELECT id FROM doomed))
+        WHERE k.holder_ids && ARRAY(SELECT id FROM doomed)
       ), steps_gone AS (
         DELETE FROM ${s}.steps st USING doomed d WHERE st.run_id = d.id
       ), logs_gone AS (

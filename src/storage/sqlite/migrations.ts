@@ -137,6 +137,28 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     `,
   },
   {
+    version: 4,
+    name: 'job keys, serial queues, concurrency keys',
+    sql: `
+      ALTER TABLE errand_runs ADD COLUMN concurrency_limit INTEGER;
+      -- 1 on the run a job key points at: its newest run. Earlier runs of the key keep
+      -- job_key for the record, with 0 here.
+      ALTER TABLE errand_runs ADD COLUMN job_key_current INTEGER NOT NULL DEFAULT 0;
+      -- A job key's uniqueness rests on this index: upserts target it, never select-then-insert.
+      CREATE UNIQUE INDEX errand_runs_job_key ON errand_runs (task, job_key) WHERE job_key_current = 1;
+      -- The run holding a serial queue: started (attempt > 0) and not final. The claim's
+      -- "is this queue taken" probe reads only this small index.
+      CREATE INDEX errand_runs_queue_held ON errand_runs (queue)
+        WHERE queue IS NOT NULL AND attempt > 0 AND status IN ('scheduled', 'queued', 'running');
+      -- A queue's waiting runs in claim order, for the claim's "is this run the queue's head" probe.
+      CREATE INDEX errand_runs_queue_order ON errand_runs (queue, priority, run_at, id)
+        WHERE queue IS NOT NULL AND status IN ('scheduled', 'queued');
+      -- Running runs per concurrency key, counted by the claim.
+      CREATE INDEX errand_runs_concurrency_running ON errand_runs (concurrency_key)
+        WHERE concurrency_key IS NOT NULL AND status = 'running';
+    `,
+  },
+  {
     version: 5,
     name: 'run counters, change feed and filter indexes',
     sql: `

@@ -2,7 +2,7 @@ import { fromStoredJson } from '../../core/json.js'
 import type { Attempt, AttemptOutcome, LogLevel, RunLog, SerializedError, Step } from '../../core/run.js'
 import type { RunStatus } from '../../core/run-state.js'
 import type { RetryPolicy } from '../../core/retry.js'
-import type { NewRun, RunRecord } from '../driver.js'
+import type { RunRecord } from '../driver.js'
 
 /** A row of `errand_runs` as better-sqlite3 returns it. */
 export interface RunRow {
@@ -17,8 +17,10 @@ export interface RunRow {
   priority: number
   queue: string | null
   concurrency_key: string | null
+  concurrency_limit: number | null
   idempotency_key: string | null
   job_key: string | null
+  job_key_current: number
   flags: string
   metadata: string
   progress: string | null
@@ -64,6 +66,7 @@ export function runFromRow(row: RunRow): RunRecord {
     priority: row.priority,
     queue: row.queue,
     concurrencyKey: row.concurrency_key,
+    concurrencyLimit: row.concurrency_limit,
     idempotencyKey: row.idempotency_key,
     jobKey: row.job_key,
     flags: fromStoredJson(row.flags) as string[],
@@ -109,32 +112,6 @@ export function currentAttemptOf(row: RunRow): Attempt | null {
     finishedAt: null,
     outcome: 'running',
     error: null,
-  }
-}
-
-/** The named parameters of the insert statement for one new run. */
-export function insertValues(run: NewRun, now: number): Record<string, unknown> {
-  return {
-    id: run.id,
-    task: run.task,
-    status: run.status,
-    payload: run.payloadJson,
-    maxAttempts: run.maxAttempts,
-    priority: run.priority,
-    queue: run.queue,
-    concurrencyKey: run.concurrencyKey,
-    idempotencyKey: run.idempotencyKey,
-    jobKey: run.jobKey,
-    flags: JSON.stringify(run.flags),
-    metadata: run.metadataJson,
-    retryPolicy: JSON.stringify(run.retryPolicy),
-    timeoutMs: run.timeoutMs,
-    runAt: run.runAt.getTime(),
-    now,
-    replayOf: run.replayOf,
-    replayReason: run.replayReason,
-    scheduleKey: run.scheduleKey ?? null,
-    scheduledFor: run.scheduledFor?.getTime() ?? null,
   }
 }
 

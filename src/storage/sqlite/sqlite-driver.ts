@@ -15,8 +15,8 @@ import type {
   AttemptResult,
   LogAppendParams,
   LogListParams,
-  NewRun,
   RescuedRun,
+  RunCancelByJobKeyParams,
   RunCancelParams,
   RunCancelResult,
   RunClaimParams,
@@ -43,11 +43,11 @@ import type {
   StepSaveParams,
   StoreDriver,
 } from '../driver.js'
+import { SqliteRunInserter } from './insert.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import {
   attemptFromRow,
   currentAttemptOf,
-  insertValues,
   logFromRow,
   runFromRow,
   stepFromRow,
@@ -92,6 +92,7 @@ export class SqliteDriver implements StoreDriver {
   readonly path: string
   private readonly db: Database.Database
   private readonly sql: SqliteStatements
+  private readonly inserter: SqliteRunInserter
   private readonly schedules: SqliteSchedules
   private readonly steps: SqliteStepStatements
   private readonly insights: SqliteInsights
@@ -107,11 +108,12 @@ export class SqliteDriver implements StoreDriver {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
+    this.inserter = new SqliteRunInserter(this.db, this.sql)
     this.schedules = new SqliteSchedules({
       db: this.db,
       write: (fn) => this.write(fn),
       read: (fn) => (this.assertOpen(), fn()),
-      insertRun: (run, now) => this.insertOne(run, now),
+      insertRun: (run, now) => this.inserter.insert(run, now),
     })
     this.steps = new SqliteStepStatements(this.db)
     this.insights = new SqliteInsights(this.db)
@@ -148,17 +150,7 @@ export class SqliteDriver implements StoreDriver {
   }
 
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {
-    return this.write(() => params.runs.map((run) => this.insertOne(run, params.now.getTime())))
-  }
-
-  private insertOne(run: NewRun, now: number): RunInsertResult {
-    const inserted = this.sql.insertRun.get(insertValues(run, now)) as RunRow | undefined
-    if (inserted) return { run: runFromRow(inserted), created: true }
-    const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
-    if (existing) return { run: runFromRow(existing), created: false, reason: 'idempotent' }
-    const tick = run.scheduleKey && run.scheduledFor ? (this.sql.getByScheduledTick.get(run.scheduleKey, run.scheduledFor.getTime()) as RunRow | undefined) : undefined
-    if (tick) return { run: runFromRow(tick), created: false, reason: 'scheduled_tick' }
-    throw new Error(`Run ${run.id} conflicts with an existing run but no idempotency key or schedule tick matches`)
+    return this.write(() => params.runs.map((run) => this.inserter.insert(run, params.now.getTime())))
   }
 
   async runGet(params: { id: string }): Promise<RunRecord | null> {
@@ -182,6 +174,7 @@ export class SqliteDriver implements StoreDriver {
           lease: now + params.leaseMs,
           worker: params.workerId,
           tasks: JSON.stringify(params.tasks),
+          forbidden: params.forbiddenFlags?.length ? JSON.stringify(params.forbiddenFlags) : null,
           limit: params.limit,
         }) as RunRow[],
     )
@@ -206,16 +199,17 @@ export class SqliteDriver implements StoreDriver {
 
   private finishOne(result: AttemptResult, now: number): boolean {
     const fence = { id: result.id, attempt: result.attempt, now }
+    const remainder = result.outcome === 'retry' || result.outcome === 'dead_lettered' ? { payload: result.payloadJson ?? null, output: result.outputJson ?? null } : {}
     let row: { locked_at: number } | undefined
     switch (result.outcome) {
       case 'completed':
         row = this.sql.finishCompleted.get({ ...fence, output: result.outputJson }) as typeof row
         break
       case 'retry':
-        row = this.sql.finishRetry.get({ ...fence, error: JSON.stringify(result.error), runAt: now + result.delayMs }) as typeof row
+        row = this.sql.finishRetry.get({ ...fence, ...remainder, error: JSON.stringify(result.error), runAt: now + result.delayMs }) as typeof row
         break
       case 'dead_lettered':
-        row = this.sql.finishDeadLettered.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
+        row = this.sql.finishDeadLettered.get({ ...fence, ...remainder, error: JSON.stringify(result.error) }) as typeof row
         break
       case 'released':
         row = this.sql.finishReleased.get({ ...fence, error: JSON.stringify(result.error) }) as typeof row
@@ -244,6 +238,10 @@ export class SqliteDriver implements StoreDriver {
       }
       return { run: runFromRow(after), cancelled: true }
     })
+  }
+
+  async runCancelByJobKey(params: RunCancelByJobKeyParams): Promise<RunCancelResult | null> {
+    return this.write(() => this.inserter.cancelByJobKey(params))
   }
 
   async runPromoteDue(params: RunPromoteDueParams): Promise<number> {

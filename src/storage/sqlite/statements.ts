@@ -1,9 +1,20 @@
 import type Database from 'better-sqlite3'
+import { SQLITE_CLAIM } from './claim.js'
 
 const FINAL = `('completed', 'cancelled', 'dead_lettered')`
 /** What every fenced write matches: this attempt of this run, still running. */
 const FENCE = `id = @id AND status = 'running' AND attempt = @attempt`
 const RELEASE_LEASE = `locked_by = NULL, lease_expires_at = NULL, updated_at = @now`
+/** A batch run whose items partly failed keeps the failed items as payload and the results so far as output. */
+const BATCH_REMAINDER = `payload = coalesce(@payload, payload), output = coalesce(@output, output)`
+
+/** The columns a new run is inserted with, and their named parameters; `jobKeyCurrent` is 0 or 1. */
+export const INSERT_COLUMNS = `(id, task, status, payload, max_attempts, priority, queue, concurrency_key, concurrency_limit,
+  idempotency_key, job_key, job_key_current, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at,
+  replay_of, replay_reason, schedule_key, scheduled_for)`
+export const insertValues = (jobKeyCurrent: '0' | '1') => `(@id, @task, @status, @payload, @maxAttempts, @priority, @queue,
+  @concurrencyKey, @concurrencyLimit, @idempotencyKey, @jobKey, ${jobKeyCurrent}, @flags, @metadata, @retryPolicy, @timeoutMs,
+  @runAt, @now, @now, @replayOf, @replayReason, @scheduleKey, @scheduledFor)`
 
 /** Every statement of the SQLite driver, prepared once. */
 export class SqliteStatements {
@@ -30,30 +41,14 @@ export class SqliteStatements {
 
   constructor(db: Database.Database) {
     this.insertRun = db.prepare(`
-      INSERT INTO errand_runs (id, task, status, payload, max_attempts, priority, queue, concurrency_key,
-        idempotency_key, job_key, flags, metadata, retry_policy, timeout_ms, run_at, created_at, updated_at,
-        replay_of, replay_reason, schedule_key, scheduled_for)
-      VALUES (@id, @task, @status, @payload, @maxAttempts, @priority, @queue, @concurrencyKey,
-        @idempotencyKey, @jobKey, @flags, @metadata, @retryPolicy, @timeoutMs, @runAt, @now, @now,
-        @replayOf, @replayReason, @scheduleKey, @scheduledFor)
+      INSERT INTO errand_runs ${INSERT_COLUMNS}
+      VALUES ${insertValues('0')}
       ON CONFLICT DO NOTHING
       RETURNING *`)
     this.getRun = db.prepare(`SELECT * FROM errand_runs WHERE id = ?`)
     this.getByIdempotencyKey = db.prepare(`SELECT * FROM errand_runs WHERE task = ? AND idempotency_key = ?`)
     this.getByScheduledTick = db.prepare(`SELECT * FROM errand_runs WHERE schedule_key = ? AND scheduled_for = ?`)
-    // One statement claims the batch; the caller holds BEGIN IMMEDIATE, so no other
-    // process can claim the same rows between the select and the update.
-    this.claim = db.prepare(`
-      UPDATE errand_runs
-      SET status = 'running', attempt = attempt + 1, locked_by = @worker, locked_at = @now,
-          lease_expires_at = @lease, started_at = coalesce(started_at, @now), updated_at = @now
-      WHERE id IN (
-        SELECT id FROM errand_runs INDEXED BY errand_runs_due
-        WHERE status IN ('scheduled', 'queued') AND run_at <= @now
-          AND task IN (SELECT value FROM json_each(@tasks))
-        ORDER BY priority, run_at, id
-        LIMIT @limit)
-      RETURNING *`)
+    this.claim = db.prepare(SQLITE_CLAIM)
     this.heartbeat = db.prepare(`
       UPDATE errand_runs SET lease_expires_at = ?, updated_at = ?
       WHERE id = ? AND status = 'running' AND attempt = ?`)
@@ -61,10 +56,10 @@ export class SqliteStatements {
       UPDATE errand_runs SET status = 'completed', output = @output, error = NULL, completed_at = @now, ${RELEASE_LEASE}
       WHERE ${FENCE} RETURNING locked_at`)
     this.finishRetry = db.prepare(`
-      UPDATE errand_runs SET status = 'scheduled', error = @error, run_at = @runAt, ${RELEASE_LEASE}
+      UPDATE errand_runs SET status = 'scheduled', error = @error, run_at = @runAt, ${BATCH_REMAINDER}, ${RELEASE_LEASE}
       WHERE ${FENCE} RETURNING locked_at`)
     this.finishDeadLettered = db.prepare(`
-      UPDATE errand_runs SET status = 'dead_lettered', error = @error, completed_at = @now, ${RELEASE_LEASE}
+      UPDATE errand_runs SET status = 'dead_lettered', error = @error, completed_at = @now, ${BATCH_REMAINDER}, ${RELEASE_LEASE}
       WHERE ${FENCE} RETURNING locked_at`)
     // A released attempt gives its attempt back by raising the budget: `attempt` itself
     // must only grow, because it is the fencing token.

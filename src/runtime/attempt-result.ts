@@ -1,0 +1,81 @@
+import { decideFailure } from '../core/attempt-outcome.js'
+import { WorkerShutdownError } from '../core/errors.js'
+import { serializeError } from '../core/run.js'
+import type { AttemptResult, RunRecord } from '../storage/driver.js'
+import type { Settlement } from './executor.js'
+import type { ErrandInternals } from './internals.js'
+import { toPublicRun } from './public-run.js'
+
+/** Turns how an attempt settled into the write to make, or null when there is nothing to write. */
+export function attemptResultOf(run: RunRecord, settlement: Settlement, workerId: string): AttemptResult | null {
+  const lease = { id: run.id, attempt: run.attempt, workerId }
+  switch (settlement.kind) {
+    case 'completed':
+      return { ...lease, outcome: 'completed', outputJson: settlement.outputJson }
+    case 'sleep':
+      return { ...lease, outcome: 'sleep', runAt: settlement.wakeAt }
+    case 'aborted':
+      // Cancelled or lease lost: the run is no longer ours to write. Shutdown: give it back.
+      if (!(settlement.reason instanceof WorkerShutdownError)) return null
+      return { ...lease, outcome: 'released', error: serializeError(settlement.reason) }
+    case 'failed':
+    case 'partial': {
+      const error = serializeError(settlement.error)
+      const decision = decideFailure({
+        error: settlement.error,
+        attempt: run.attempt,
+        maxAttempts: run.maxAttempts,
+        policy: run.retryPolicy,
+        random: Math.random(),
+      })
+      // A partly failed batch keeps its failed items and its results so far, whether it is retried or not.
+      const remainder = settlement.kind === 'partial' ? { payloadJson: settlement.payloadJson, outputJson: settlement.outputJson } : {}
+      return decision.outcome === 'retry'
+        ? { ...lease, outcome: 'retry', error, delayMs: decision.delayMs, ...remainder }
+        : { ...lease, outcome: 'dead_lettered', error, ...remainder }
+    }
+  }
+}
+
+/**
+ * Emits the events of an attempt result that was written, and tells local waiters. Returns
+ * when the run is due again (a retry, or the end of a durable sleep), for the worker's wake-up timer.
+ */
+export function announceAttemptResult(
+  internals: ErrandInternals,
+  run: RunRecord,
+  result: AttemptResult,
+  settlement: Settlement,
+  durationMs: number,
+): Date | null {
+  const events = internals.events
+  const now = internals.clock.now()
+  const kept = settlement.kind === 'partial' ? { payload: settlement.payload, output: settlement.output } : {}
+  const base = { ...toPublicRun(run), ...kept, lockedBy: null, leaseExpiresAt: null, updatedAt: now }
+  switch (result.outcome) {
+    case 'completed': {
+      const output = settlement.kind === 'completed' ? settlement.output : null
+      internals.signals.emit('finished', run.id)
+      events.emit('run.completed', { run: { ...base, status: 'completed', output, error: null, completedAt: now }, durationMs })
+      return null
+    }
+    case 'retry': {
+      const retryAt = new Date(now.getTime() + result.delayMs)
+      events.emit('run.failed', { run: { ...base, status: 'scheduled', error: result.error, runAt: retryAt }, error: result.error, willRetry: true, retryAt })
+      return retryAt
+    }
+    case 'dead_lettered': {
+      const final = { ...base, status: 'dead_lettered' as const, error: result.error, completedAt: now }
+      internals.signals.emit('finished', run.id)
+      events.emit('run.failed', { run: final, error: result.error, willRetry: false, retryAt: null })
+      events.emit('run.dead_lettered', { run: final, error: result.error })
+      return null
+    }
+    case 'released':
+      events.emit('run.released', { runId: run.id, attempt: run.attempt })
+      return null
+    case 'sleep':
+      events.emit('run.sleeping', { run: { ...base, status: 'scheduled', runAt: result.runAt }, wakeAt: result.runAt })
+      return result.runAt
+  }
+}
