@@ -29,7 +29,7 @@ export const POSTGRES_SKIP_ENV = 'ERRAND_TEST_POSTGRES_SKIP'
 const BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin']
 const TEST_DATABASE = 'errand_test'
 
-interface LocalServer {
+export interface LocalServer {
   dataDir: string
   binDir: string
 }
@@ -67,7 +67,7 @@ function unavailable(reason: string): () => Promise<void> {
   return async () => {}
 }
 
-function findBinDir(): string | null {
+export function findBinDir(): string | null {
   const fromPath = (process.env.PATH ?? '').split(delimiter)
   const dirs = [process.env.ERRAND_PG_BIN, ...BIN_DIRS, ...fromPath].filter((dir): dir is string => Boolean(dir))
   return dirs.find((dir) => ['initdb', 'pg_ctl', 'postgres'].every((bin) => existsSync(join(dir, bin)))) ?? null
@@ -85,7 +85,7 @@ function runAsOwner(binDir: string, bin: string, args: string[]): void {
   }
 }
 
-async function startServer(binDir: string): Promise<{ server: LocalServer; url: string }> {
+export async function startServer(binDir: string): Promise<{ server: LocalServer; url: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'errand-pg-'))
   const server = { dataDir, binDir }
   try {
@@ -132,7 +132,12 @@ async function createTestDatabase(adminUrl: string): Promise<void> {
   }
 }
 
-function stopServer(server: LocalServer, mode: 'fast' | 'immediate'): void {
+/** Restarts a server this module started (`pg_ctl restart`), waiting until it accepts connections again. */
+export function restartServer(server: LocalServer, mode: 'fast' | 'immediate'): void {
+  runAsOwner(server.binDir, 'pg_ctl', ['restart', '-D', server.dataDir, '-m', mode, '-w', '-t', '60', '-l', join(server.dataDir, 'server.log')])
+}
+
+export function stopServer(server: LocalServer, mode: 'fast' | 'immediate'): void {
   if (existsSync(join(server.dataDir, 'postmaster.pid'))) {
     try {
       runAsOwner(server.binDir, 'pg_ctl', ['stop', '-D', server.dataDir, '-m', mode, '-w', '-t', '30'])
