@@ -31,7 +31,10 @@ export async function enqueueRuns(internals: ErrandInternals, requests: EnqueueR
   const runs: NewRun[] = []
   for (const request of requests) runs.push(await prepareRun(internals, request, now))
   const results = await internals.driver.runInsertMany({ runs, now, tx })
-  announce(internals, results, now)
+  // Inside the caller's transaction the runs are not visible until it commits: waking a
+  // local worker now would only cost it an empty claim (the store's own wake-up, such as
+  // PostgreSQL's NOTIFY at commit, or the poll, starts them).
+  announce(internals, results, now, { wake: tx === undefined || tx === null })
   return results.map((result) => createRunHandle(internals, result))
 }
 
@@ -65,14 +68,14 @@ async function prepareRun(internals: ErrandInternals, request: EnqueueRequest, n
 }
 
 /** Tells local workers and listeners about new runs, and about runs a job key replaced (their time may have moved). */
-export function announce(internals: ErrandInternals, results: RunInsertResult[], now: Date): void {
+export function announce(internals: ErrandInternals, results: RunInsertResult[], now: Date, options: { wake?: boolean } = {}): void {
   let earliest: Date | null = null
   for (const result of results) {
     if (!result.created && result.reason !== 'replaced') continue
     if (result.created) internals.events.emit('run.enqueued', { run: toPublicRun(result.run) })
     if (!earliest || result.run.runAt < earliest) earliest = result.run.runAt
   }
-  if (earliest) internals.signals.emit('wake', earliest < now ? now : earliest)
+  if (earliest && options.wake !== false) internals.signals.emit('wake', earliest < now ? now : earliest)
 }
 
 /** Builds the handle enqueue returns. */
