@@ -5,7 +5,8 @@
  *   --reps=N        BENCH_REPS      repetitions per scenario (default 3; median reported)
  *   --quick         BENCH_QUICK=1   small counts, one repetition: checks the bench itself works
  *   --only=a,b      BENCH_ONLY      scenario groups: enqueue, process, latency, raw
- *   --targets=a,b   BENCH_TARGETS   stores to measure: sqlite (default), postgres (needs DATABASE_URL)
+ *   --targets=a,b   BENCH_TARGETS   stores to measure (default sqlite,postgres). postgres uses DATABASE_URL,
+ *                                   else starts a throwaway server with the test harness, else is skipped
  *   --profile       BENCH_PROFILE=1 also count and time every SQL statement (adds ~1% overhead)
  *   --no-docs       BENCH_NO_DOCS=1 do not rewrite docs/benchmarks.md
  *   --dir=PATH      BENCH_DIR       where the fresh database files go (default the OS temp dir)
@@ -54,7 +55,7 @@ export function readConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     reps,
     quick,
     groups: groups as ScenarioGroup[],
-    targets: list(pick('targets', 'BENCH_TARGETS')) ?? ['sqlite'],
+    targets: list(pick('targets', 'BENCH_TARGETS')) ?? ['sqlite', 'postgres'],
     profile: truthy(pick('profile', 'BENCH_PROFILE')),
     // A quick run is a smoke test: its figures must not replace the published ones.
     writeDocs: !quick && !truthy(pick('no-docs', 'BENCH_NO_DOCS')),

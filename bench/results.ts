@@ -54,6 +54,8 @@ export interface Measurement {
   eventLoopMaxMs?: number
   /** From the start of the measurement to the first `run.completed` event, in ms. */
   firstEventMs?: number
+  /** The machine's 1-minute load average when the measurement started: others share it. */
+  loadAvg?: number
 }
 
 /** The repetitions of one scenario, folded. */

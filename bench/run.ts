@@ -4,6 +4,7 @@
  * scenario once, then again) so that a slow minute on a shared machine spreads over all
  * scenarios instead of landing on one.
  */
+import { loadavg } from 'node:os'
 import { readConfig, type BenchConfig } from './config.js'
 import type { ScenarioPlan } from './plan.js'
 import { renderTable } from './report/format.js'
@@ -18,7 +19,7 @@ import {
   throughputTable,
   type Table,
 } from './report/tables.js'
-import { summarize, type Measurement } from './results.js'
+import { median, summarize, type Measurement } from './results.js'
 import { enqueuePlans } from './scenarios/enqueue.js'
 import { latencyPlans } from './scenarios/latency.js'
 import { processPlans } from './scenarios/process.js'
@@ -67,8 +68,9 @@ async function measureAndReport(): Promise<void> {
   const measurements: Measurement[] = []
   for (let rep = 1; rep <= config.reps; rep++) {
     for (const [index, plan] of plans.entries()) {
+      const loadAvg = loadavg()[0]
       const measured = await plan.measure(config.dir)
-      const m: Measurement = { scenario: plan.scenario, target: plan.target, label: plan.label, rep, ...measured }
+      const m: Measurement = { scenario: plan.scenario, target: plan.target, label: plan.label, rep, ...measured, loadAvg }
       measurements.push(m)
       results.append({ type: 'measurement', ...m })
       console.log(`[rep ${rep}/${config.reps} ${index + 1}/${plans.length}] ${plan.target} ${plan.label}: ${describe(m)}`)
@@ -88,9 +90,10 @@ async function measureAndReport(): Promise<void> {
   for (const table of tables) {
     if (table.rows.length) console.log(`\n${table.title}\n\n${renderTable(table.headers, table.rows, 'text', table.leftColumns)}`)
   }
-  console.log(`\nraw results: ${results.path}`)
+  console.log(`\nmedian 1-minute load average during the run: ${median(measurements.map((m) => m.loadAvg ?? 0)).toFixed(1)} on ${machine.cores} cores`)
+  console.log(`raw results: ${results.path}`)
   if (config.writeDocs) {
-    writeDocs(docsSection(machine, config, tables))
+    writeDocs(docsSection(machine, config, tables, median(measurements.map((m) => m.loadAvg ?? 0))))
     console.log(`updated ${DOCS_PATH}`)
   }
 }

@@ -31,11 +31,12 @@ export class ResultsFile {
 }
 
 /** The generated section: the machine, then every table. */
-export function docsSection(machine: MachineInfo, config: BenchConfig, tables: Table[]): string {
+export function docsSection(machine: MachineInfo, config: BenchConfig, tables: Table[], loadAvg: number): string {
   const lines = [
     `Measured ${machine.date.slice(0, 10)} with \`npm run bench\` (${config.reps} repetitions, ${config.runs.toLocaleString('en-US')} runs per throughput scenario, ${config.latencyRuns} runs ${config.latencyGapMs} ms apart per latency scenario).`,
     '',
     `- CPU: ${machine.cpu}, ${machine.cores} cores; memory ${machine.memoryGiB} GiB`,
+    `- Shared machine: median 1-minute load average ${loadAvg.toFixed(1)} while measuring (other work was running; compare ratios, not absolutes)`,
     `- Node ${machine.node}; SQLite ${machine.sqlite} (better-sqlite3 ${machine.betterSqlite3}); Linux ${machine.kernel}`,
     `- Database files on ${machine.filesystem}; WAL, \`synchronous = FULL\` (errand's default) everywhere`,
     `- Code measured: commit ${machine.commit}`,

@@ -71,16 +71,20 @@ const RATIO_PAIRS: Array<[scenario: RegExp, limit: (m: RegExpExecArray) => strin
   [/^process\.c(\d+)$/, (m) => [`raw.claim.lean.${m[1]}`, `raw.claim.errand.${m[1]}`, 'raw.claim.lean.500']],
 ]
 
+/** Which raw target bounds each errand target: a store is only compared with itself. */
+const RAW_TARGET_OF: Record<string, string> = { sqlite: 'raw-sqlite', postgres: 'raw-postgres' }
+
 export function ratioTable(summaries: Summary[]): Table {
   const byKey = new Map(summaries.map((s) => [`${s.target}:${s.scenario}`, s]))
   const rows: string[][] = []
   for (const s of summaries) {
-    if (s.target === 'raw-sqlite' || !s.perSec) continue
+    const rawTarget = RAW_TARGET_OF[s.target]
+    if (!rawTarget || !s.perSec) continue
     for (const [pattern, limits] of RATIO_PAIRS) {
       const match = pattern.exec(s.scenario)
       if (!match) continue
       for (const key of limits(match)) {
-        const limit = byKey.get(`raw-sqlite:${key}`)
+        const limit = byKey.get(`${rawTarget}:${key}`)
         if (limit?.perSec) rows.push([s.label, s.target, limit.label, int(s.perSec.median), int(limit.perSec.median), pct(s.perSec.median / limit.perSec.median)])
       }
     }
