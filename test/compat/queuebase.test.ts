@@ -2,6 +2,8 @@
  * Every example of the Queuebase seed (001), transcribed as written, run on each store: in
  * process, and from a client that reaches errand only through its HTTP API.
  */
+import { spawn } from 'node:child_process'
+import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createHttpJobClient, createJobRouter, createQueuebase, job } from '../../src/compat/queuebase/index.js'
@@ -139,6 +141,31 @@ describe.each(storeKinds())('Queuebase facade on $name', (kind) => {
       expect(requests).toBe(before + 2)
       const delayed = await jobClient.sendEmail.enqueue({ to: 'user@example.com', subject: 'Hi', body: 'Hello' }, { delay: '5m', retries: 5 })
       expect(await delayed.getStatus()).toMatchObject({ status: 'pending', maxAttempts: 6, name: 'sendEmail' })
+    } finally {
+      await web.close()
+    }
+  })
+
+  it('from another process: a client process polls getStatus() through the HTTP API until completed', async () => {
+    const server = createQueuebase({ errand: t.errand, router })
+    await server.start({ pollInterval: '50ms' })
+    const web = await serve(t.errand, { port: 0 })
+    try {
+      const root = resolve(import.meta.dirname, '../..')
+      const child = spawn(process.execPath, ['--import', join(root, 'node_modules/tsx/dist/esm/index.mjs'), join(root, 'test/process/queuebase-client.ts')], {
+        env: { ...process.env, QUEUEBASE_API_URL: web.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (chunk) => (out += chunk))
+      child.stderr.on('data', (chunk) => (err += chunk))
+      const code = await new Promise<number | null>((done) => child.on('close', done))
+      expect(code, err).toBe(0)
+      const { jobId, shown, statuses } = JSON.parse(out.trim()) as { jobId: string; shown: string; statuses: string[] }
+      expect(shown).toBe(`https://files.example.com/${jobId}.csv`)
+      expect(statuses.at(-1)).toBe('completed')
+      expect((await t.errand.runs.get(jobId))?.task).toBe('generateExport')
     } finally {
       await web.close()
     }
