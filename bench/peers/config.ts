@@ -4,6 +4,7 @@
  * - `PEERS_RUNS`, `PEERS_REPS`: jobs per scenario (default 20,000) and repetitions (default 3).
  * - `PEERS_SYSTEMS`: comma-separated names to keep (substring match), e.g. `errand,graphile`.
  * - `PEERS_SCENARIOS`: any of `enqueue,process,latency,raw` (default all).
+ * - `PEERS_CAP_S`: seconds after which a processing measurement reports what it did (default 30).
  * - `PEERS_WRITE_DOCS=1`: rewrite the Peers section of docs/benchmarks.md and its chart.
  */
 export interface PeersConfig {
@@ -32,7 +33,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): PeersConfig {
     batch: 1_000,
     latencyRuns: quick ? 60 : 300,
     latencyGapMs: 20,
-    processTimeoutMs: quick ? 20_000 : 45_000,
+    processTimeoutMs: Number(env.PEERS_CAP_S ?? (quick ? 20 : 30)) * 1000,
     slowTimeoutMs: 10_000,
     systems: list(env.PEERS_SYSTEMS),
     scenarios: list(env.PEERS_SCENARIOS) ?? ['enqueue', 'process', 'latency', 'raw'],
