@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { countDatabaseWork } from './pg-stats.js'
 import { findSystem } from './systems/index.js'
 import type { Adapter, Payload, Variant } from './systems/system.js'
 
@@ -17,6 +18,8 @@ export interface ChildResult {
   done: number
   elapsedMs: number
   latencies?: number[]
+  /** PostgreSQL counters per job (PEERS_PG_STATS=1). */
+  perJob?: Record<string, number>
 }
 
 // Wall-clock based and sub-millisecond, so producer and worker processes agree on it.
@@ -57,10 +60,13 @@ async function run(job: ChildJob): Promise<ChildResult> {
         await enqueueAll(adapter, job.runs, job.batch)
         return { done: job.runs, elapsedMs: performance.now() - t0 }
       }
-      case 'process':
+      case 'process': {
         // Seeded with the system's own bulk API; only the draining is timed.
         await enqueueAll(adapter, job.runs, 1000)
-        return { ...(await drain(adapter, job)), latencies: undefined }
+        const work = await countDatabaseWork(job.location.startsWith('postgres') ? job.location : null)
+        const result = await drain(adapter, job)
+        return { ...result, latencies: undefined, perJob: await work(result.done) }
+      }
       case 'latency-worker':
         return await drain(adapter, job, () => void send({ type: 'ready' }))
       case 'latency-producer': {

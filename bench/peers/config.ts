@@ -5,6 +5,7 @@
  * - `PEERS_SYSTEMS`: comma-separated names to keep (substring match), e.g. `errand,graphile`.
  * - `PEERS_SCENARIOS`: any of `enqueue,process,latency,raw` (default all).
  * - `PEERS_CAP_S`: seconds after which a processing measurement reports what it did (default 30).
+ * - `PEERS_PG_STATS=1`: also read PostgreSQL's counters per processing job (see pg-stats.ts).
  * - `PEERS_WRITE_DOCS=1`: rewrite the Peers section of docs/benchmarks.md and its chart.
  */
 export interface PeersConfig {

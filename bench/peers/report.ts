@@ -95,8 +95,19 @@ function rawTable(summaries: Summary[]): Table {
   return { title: 'Raw PostgreSQL limit, no library (same server)', headers: ['loop', 'jobs/s', 'per job'], rows }
 }
 
+function workTable(summaries: Summary[]): Table {
+  const rows = summaries
+    .filter((s) => s.perJob && s.scenario.startsWith('process.'))
+    .map((s) => [s.system, s.scenario.slice('process.'.length), cell(s), ...['commits', 'tup_returned', 'tup_fetched', 'tup_updated', 'blks_hit'].map((k) => (s.perJob![k] ?? 0).toFixed(2))])
+  return {
+    title: 'PostgreSQL work per job while processing (pg_stat_database of the measurement\'s own database; PEERS_PG_STATS=1)',
+    headers: ['system', 'setting', 'jobs/s', 'commits', 'rows returned', 'rows fetched', 'rows updated', 'buffer hits'],
+    rows,
+  }
+}
+
 export function tables(summaries: Summary[]): Table[] {
-  return [throughputTable(summaries), ratioTable(summaries), latencyTable(summaries), rawTable(summaries), settingsTable(summaries)].filter((t) => t.rows.length)
+  return [throughputTable(summaries), ratioTable(summaries), latencyTable(summaries), workTable(summaries), rawTable(summaries), settingsTable(summaries)].filter((t) => t.rows.length)
 }
 
 export function renderText(table: Table): string {

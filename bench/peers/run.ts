@@ -58,7 +58,7 @@ function plansFor(system: SystemDef, config: PeersConfig): Plan[] {
           const timeoutMs = variant.defaults ? config.slowTimeoutMs : config.processTimeoutMs
           try {
             const r = await startChild({ kind: 'process', system: system.name, ...where, runs: config.runs, variant, timeoutMs }).result
-            return { runs: config.runs, done: r.done, elapsedMs: r.elapsedMs, perSec: (r.done / r.elapsedMs) * 1000 }
+            return { runs: config.runs, done: r.done, elapsedMs: r.elapsedMs, perSec: (r.done / r.elapsedMs) * 1000, ...(r.perJob ? { perJob: r.perJob } : {}) }
           } finally {
             await where.drop()
           }

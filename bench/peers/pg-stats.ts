@@ -1,0 +1,34 @@
+/**
+ * Per-job database work of a processing measurement on PostgreSQL, read from the server's
+ * own counters for the measurement's fresh database (`pg_stat_database`): commits, and rows
+ * and buffers touched. It shows where a library's time goes without instrumenting it.
+ * Enabled with `PEERS_PG_STATS=1`: each read waits for the other backends to flush their
+ * counters (they do so at most once a second), so it lengthens every measurement by ~3 s.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
+
+const COLUMNS = ['xact_commit', 'tup_returned', 'tup_fetched', 'tup_updated', 'blks_hit', 'blks_read'] as const
+type Snapshot = Record<(typeof COLUMNS)[number], number>
+
+async function snapshot(url: string): Promise<Snapshot> {
+  await sleep(1_500)
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query(`SELECT ${COLUMNS.join(', ')} FROM pg_stat_database WHERE datname = current_database()`)
+    return Object.fromEntries(COLUMNS.map((c) => [c, Number(rows[0]?.[c] ?? 0)])) as Snapshot
+  } finally {
+    await client.end()
+  }
+}
+
+/** Starts counting; the returned function gives the per-job deltas (the two reads themselves included). */
+export async function countDatabaseWork(url: string | null): Promise<(jobs: number) => Promise<Record<string, number> | undefined>> {
+  if (!url || process.env.PEERS_PG_STATS !== '1') return async () => undefined
+  const before = await snapshot(url)
+  return async (jobs) => {
+    const after = await snapshot(url)
+    return Object.fromEntries(COLUMNS.map((c) => [c.replace('xact_commit', 'commits'), (after[c] - before[c]) / Math.max(1, jobs)]))
+  }
+}
