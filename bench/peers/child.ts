@@ -64,8 +64,13 @@ async function run(job: ChildJob): Promise<ChildResult> {
         // Seeded with the system's own bulk API; only the draining is timed.
         await enqueueAll(adapter, job.runs, 1000)
         const work = await countDatabaseWork(job.location.startsWith('postgres') ? job.location : null)
+        // CPU of this process (the worker and its driver) per job: the library's own share,
+        // beside the database's share that `work` reads from the server.
+        const cpu = process.cpuUsage()
         const result = await drain(adapter, job)
-        return { ...result, latencies: undefined, perJob: await work(result.done) }
+        const used = process.cpuUsage(cpu)
+        const workerCpuUs = (used.user + used.system) / Math.max(1, result.done)
+        return { ...result, latencies: undefined, perJob: { 'worker CPU us': workerCpuUs, ...(await work(result.done)) } }
       }
       case 'latency-worker':
         return await drain(adapter, job, () => void send({ type: 'ready' }))
