@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { countDatabaseWork } from './pg-stats.js'
+import { countDatabaseWork, pgStatsEnabled } from './pg-stats.js'
 import { findSystem } from './systems/index.js'
 import type { Adapter, Payload, Variant } from './systems/system.js'
 
@@ -52,7 +52,8 @@ async function drain(adapter: Adapter, job: { runs: number; variant: Variant; ti
 }
 
 async function run(job: ChildJob): Promise<ChildResult> {
-  const adapter = await findSystem(job.system).open(job.location, job.queue)
+  const system = findSystem(job.system)
+  let adapter: Adapter | null = await system.open(job.location, job.queue)
   try {
     switch (job.kind) {
       case 'enqueue': {
@@ -63,13 +64,18 @@ async function run(job: ChildJob): Promise<ChildResult> {
       case 'process': {
         // Seeded with the system's own bulk API; only the draining is timed.
         await enqueueAll(adapter, job.runs, 1000)
-        const work = await countDatabaseWork(job.location.startsWith('postgres') ? job.location : null)
+        const stats = pgStatsEnabled() && job.location.startsWith('postgres')
+        // A backend flushes its counters when it exits; an idle one may hold them for 10 s.
+        // Closing around the drain makes the server's counters exact for the drain alone.
+        if (stats) (await adapter.close(), (adapter = await system.open(job.location, job.queue)))
+        const work = await countDatabaseWork(stats ? job.location : null)
         // CPU of this process (the worker and its driver) per job: the library's own share,
         // beside the database's share that `work` reads from the server.
         const cpu = process.cpuUsage()
         const result = await drain(adapter, job)
         const used = process.cpuUsage(cpu)
         const workerCpuUs = (used.user + used.system) / Math.max(1, result.done)
+        if (stats) (await adapter.close(), (adapter = null))
         return { ...result, latencies: undefined, perJob: { 'worker CPU us': workerCpuUs, ...(await work(result.done)) } }
       }
       case 'latency-worker':
@@ -84,8 +90,9 @@ async function run(job: ChildJob): Promise<ChildResult> {
         return { done: job.runs, elapsedMs: performance.now() - start }
       }
     }
+    throw new Error(`unknown job kind in ${JSON.stringify(job)}`)
   } finally {
-    await adapter.close()
+    await adapter?.close()
   }
 }
 

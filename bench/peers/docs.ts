@@ -33,7 +33,7 @@ function versions(): string[] {
   const errand = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
   const pgBin = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((d) => existsSync(join(d, 'postgres')))
   return [
-    `errand ${errand} from source at commit ${sh('git rev-parse --short HEAD')}`,
+    `errand ${errand} from source at commit ${sh('git log -1 --format=%h -- src')} (last change to src/)`,
     `graphile-worker ${pkgVersion('graphile-worker')}`,
     `pg-boss ${pkgVersion('pg-boss')}`,
     `BullMQ ${pkgVersion('bullmq')} with ioredis ${pkgVersion('ioredis')}`,
