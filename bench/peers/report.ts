@@ -84,7 +84,7 @@ function ratioTable(summaries: Summary[]): Table {
 }
 
 function settingsTable(summaries: Summary[]): Table {
-  const rows = SYSTEMS.flatMap((system) => system.variants.map((v) => [system.name, v.key, v.label])).filter(([system]) => summaries.some((s) => s.system === system))
+  const rows = SYSTEMS.flatMap((system) => system.variants.map((v) => [system.name, v.key, v.label])).filter(([system, key]) => summaries.some((s) => s.system === system && s.scenario === `process.${key}`))
   return { title: 'Processing settings', headers: ['system', 'column', 'setting'], rows }
 }
 
