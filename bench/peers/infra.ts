@@ -1,0 +1,150 @@
+/**
+ * The servers every system shares: ONE PostgreSQL server (started by the test harness in
+ * test/support/postgres.ts: fsync on, synchronous_commit and full_page_writes at their
+ * durable defaults, or `DATABASE_URL` when set) and one Redis for BullMQ, started here on a
+ * free loopback port and stopped at the end. Each measurement gets a fresh database, a fresh
+ * SQLite file, or a fresh queue name, and runs in its own child process.
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import type { ChildJob, ChildResult } from './child.js'
+import type { StoreKind } from './systems/system.js'
+
+const HARNESS = '../../test/support/postgres.js'
+
+export interface Servers {
+  postgresUrl: string
+  redisUrl: string
+  scratch: string
+  stop(): Promise<void>
+}
+
+export async function startServers(): Promise<Servers> {
+  const harness = (await import(HARNESS)) as { default(): Promise<() => Promise<void>>; POSTGRES_URL_ENV: string; POSTGRES_SKIP_ENV: string }
+  const stopPostgres = await harness.default()
+  const postgresUrl = process.env[harness.POSTGRES_URL_ENV]
+  if (!postgresUrl) throw new Error(`PostgreSQL is needed: ${process.env[harness.POSTGRES_SKIP_ENV] ?? 'the harness did not start it'}`)
+  const scratch = mkdtempSync(join(tmpdir(), 'errand-peers-'))
+  const redis = await startRedis(scratch)
+  return {
+    postgresUrl,
+    redisUrl: redis.url,
+    scratch,
+    async stop() {
+      redis.process.kill('SIGTERM')
+      await new Promise((resolve) => redis.process.once('exit', resolve))
+      await stopPostgres()
+      rmSync(scratch, { recursive: true, force: true })
+    },
+  }
+}
+
+function redisBinary(): string {
+  try {
+    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error('redis-server is not installed: apt-get install -y redis-server')
+  }
+}
+
+async function startRedis(dir: string): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort()
+  // No AOF and no snapshots: BullMQ's figures are for in-memory Redis, stated as such in the docs.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no']
+  const child = spawn(redisBinary(), args, { stdio: ['ignore', 'ignore', 'inherit'] })
+  const url = `redis://127.0.0.1:${port}`
+  for (let i = 0; i < 100; i++) {
+    if (await canConnect(port)) return { url, process: child }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  child.kill('SIGKILL')
+  throw new Error('redis-server did not start')
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    import('node:net').then(({ connect }) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => (socket.destroy(), resolve(true)))
+      socket.once('error', () => resolve(false))
+    })
+  })
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+let seq = 0
+
+/** A fresh store location for one measurement, and how to drop it. */
+export async function freshLocation(servers: Servers, store: StoreKind): Promise<{ location: string; queue: string; drop(): Promise<void> }> {
+  const name = `peers_${process.pid}_${(seq++).toString(36)}`
+  // Emptied by the parent after both processes of a measurement are done (a producer that
+  // cleaned up itself would delete jobs its worker had not taken yet).
+  if (store === 'redis') return { location: servers.redisUrl, queue: name, drop: () => flushRedis(servers.redisUrl) }
+  if (store === 'sqlite') {
+    const dir = mkdtempSync(join(servers.scratch, 'sqlite-'))
+    return { location: join(dir, 'errand.db'), queue: name, drop: async () => rmSync(dir, { recursive: true, force: true }) }
+  }
+  await adminQuery(servers.postgresUrl, `CREATE DATABASE ${name}`)
+  const url = new URL(servers.postgresUrl)
+  url.pathname = `/${name}`
+  return { location: url.toString(), queue: name, drop: () => adminQuery(servers.postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+}
+
+async function flushRedis(url: string): Promise<void> {
+  const client = new Redis(url)
+  try {
+    await client.flushall()
+  } finally {
+    client.disconnect()
+  }
+}
+
+async function adminQuery(connectionString: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString })
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
+const TSX = import.meta.resolve('tsx')
+
+/** Forks a measurement child; `ready` resolves when it says so, `result` with its answer. */
+export function startChild(job: ChildJob, timeoutMs = 10 * 60_000): { ready: Promise<void>; result: Promise<ChildResult> } {
+  const child = fork(CHILD, [JSON.stringify(job)], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let markReady: () => void = () => {}
+  const ready = new Promise<void>((resolve) => (markReady = resolve))
+  const result = new Promise<ChildResult>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('message', (m: { type: string; value?: ChildResult; message?: string }) => {
+      if (m.type === 'ready') return markReady()
+      clearTimeout(timer)
+      if (m.type === 'result' && m.value) resolve(m.value)
+      else reject(new Error(`${job.system} ${job.kind}: ${m.message}`))
+    })
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${job.system} ${job.kind} exited (${signal ?? code}) without a result`))
+    })
+  })
+  return { ready, result }
+}

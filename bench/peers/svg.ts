@@ -1,0 +1,56 @@
+/**
+ * The throughput chart of the Peers section, written as plain SVG from the medians (no
+ * plotting dependency). Grouped bars: one group per scenario, one bar per system. The axis
+ * is logarithmic because the figures span four orders of magnitude (pg-boss polling at a
+ * few jobs/s, batched enqueue at tens of thousands); each bar carries its number.
+ */
+import type { Summary } from './summary.js'
+
+const COLORS = ['#1f77b4', '#6baed6', '#d62728', '#2ca02c', '#ff7f0e', '#7f7f7f']
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+const short = (v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v >= 10 ? String(Math.round(v)) : v.toFixed(1))
+
+export function throughputSvg(summaries: Summary[], scenarios: Array<[string, string]>, systems: string[]): string {
+  const groups = scenarios.filter(([sc]) => summaries.some((s) => s.scenario === sc && s.perSec))
+  const W = 980
+  const H = 440
+  const left = 60
+  const top = 40
+  const bottom = 90
+  const plotH = H - top - bottom
+  const groupW = (W - left - 20) / groups.length
+  const barW = Math.min(22, (groupW - 16) / systems.length)
+  const values = summaries.flatMap((s) => (s.perSec ? [s.perSec.median] : []))
+  const maxExp = Math.ceil(Math.log10(Math.max(10, ...values)))
+  const y = (v: number) => top + plotH - (Math.log10(Math.max(1, v)) / maxExp) * plotH
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Jobs per second, median of repetitions (log scale; higher is better)</text>`,
+  ]
+  for (let e = 0; e <= maxExp; e++) {
+    const yy = y(10 ** e)
+    out.push(`<line x1="${left}" x2="${W - 20}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${yy + 4}" text-anchor="end">${short(10 ** e)}</text>`)
+  }
+  groups.forEach(([scenario, header], g) => {
+    const x0 = left + g * groupW + (groupW - barW * systems.length) / 2
+    systems.forEach((system, i) => {
+      const s = summaries.find((x) => x.system === system && x.scenario === scenario)
+      if (!s?.perSec) return
+      const x = x0 + i * barW
+      const yy = y(s.perSec.median)
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${yy.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(top + plotH - yy).toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${esc(system)}: ${esc(s.label)}: ${Math.round(s.perSec.median)} jobs/s</title></rect>`,
+        `<text x="${(x + barW / 2).toFixed(1)}" y="${(yy - 3).toFixed(1)}" text-anchor="middle" font-size="8" transform="rotate(-60 ${(x + barW / 2).toFixed(1)} ${(yy - 3).toFixed(1)})">${short(s.perSec.median)}</text>`,
+      )
+    })
+    out.push(`<text x="${(left + g * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle">${esc(header)}</text>`)
+  })
+  systems.forEach((system, i) => {
+    const x = left + (i % 3) * 300
+    const yy = H - 48 + Math.floor(i / 3) * 18
+    out.push(`<rect x="${x}" y="${yy - 9}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${x + 18}" y="${yy + 1}">${esc(system)}</text>`)
+  })
+  out.push('</svg>')
+  return `${out.join('\n')}\n`
+}
