@@ -326,3 +326,23 @@ describe.each(storeKinds())('worker on $name', (kind) => {
     expect([...seen.values()].every((n) => n === 1)).toBe(true)
   })
 })
+
+describe.each(storeKinds())('worker scheduling on $name', (kind) => {
+  const t = useErrand(kind)
+
+  it('yields to the event loop between claims, even with synchronous handlers', async () => {
+    let done = 0
+    const noop = defineTask({ name: 'noop', run: () => void done++ })
+    const { noop: handle } = t.errand.register({ noop })
+    const runs = await handle.enqueueMany(Array.from({ length: 2_000 }, () => ({})))
+    const worker = t.errand.worker({ concurrency: 1, pollInterval: '1s' })
+    let doneWhenTimerRan = -1
+    await worker.start()
+    // A starved event loop would run this only after the whole backlog was drained.
+    await new Promise<void>((resolve) => setTimeout(() => ((doneWhenTimerRan = done), resolve()), 0))
+    await waitUntil(() => done === 2_000, 60_000, 'the backlog to drain')
+    expect(doneWhenTimerRan).toBeLessThan(2_000)
+    const completed = await Promise.all(runs.slice(0, 20).map((run) => run.get()))
+    expect(completed.every((run) => run.status === 'completed' && run.attempt === 1)).toBe(true)
+  }, 90_000)
+})

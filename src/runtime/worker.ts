@@ -157,6 +157,12 @@ export class Worker {
   private async fetchLoop(): Promise<void> {
     try {
       do {
+        // Give the event loop a turn before every claim. With a synchronous store (SQLite)
+        // and handlers that never wait on I/O, claim -> run -> settle -> claim would chain in
+        // microtasks only, starving heartbeats (leases expire: runs repeat), timers and the
+        // batched completion writes for as long as runs are due.
+        await new Promise((resolve) => setImmediate(resolve))
+        if (this.state !== 'running') break
         this.fetchAgain = false
         const full = await this.claimAndStart()
         if (full) this.fetchAgain = true
