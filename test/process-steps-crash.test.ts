@@ -13,7 +13,8 @@ import { seededRandom } from './process/protocol.js'
 import { STEP_COUNT, STEPS_TASK, type StepLedgerEntry } from './process/steps-protocol.js'
 import { storeKinds } from './support/stores.js'
 
-const RUNS = LONG_TESTS ? 1_000 : 60
+// Enough work (runs x 5 steps x 10-40 ms, 8 at a time: seconds) that the first kill always lands mid-run.
+const RUNS = LONG_TESTS ? 1_000 : 200
 /** Kills in one test; after the last, the worker is left to finish the rest. */
 const KILLS = LONG_TESTS ? 100 : 6
 const SCRIPT = join(import.meta.dirname, 'process', 'steps-worker.ts')
@@ -52,7 +53,7 @@ describe.each(storeKinds())('durable steps under SIGKILL on $name', (kind) => {
       const done = async () => (await errand.runs.list({ status: 'completed', limit: 1000 })).runs.length === RUNS
       // Kill at random moments (mid-step, between steps, mid-save), then let it finish.
       while (kills < KILLS && !(await done())) {
-        await new Promise((resolve) => setTimeout(resolve, 300 + random() * 900))
+        await new Promise((resolve) => setTimeout(resolve, 200 + random() * 600))
         if (await done()) break
         child.kill('SIGKILL')
         await new Promise((resolve) => child.once('exit', resolve))

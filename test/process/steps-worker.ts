@@ -28,7 +28,7 @@ errand.task(STEPS_TASK, { retry: { attempts: 50, initialDelay: '10ms', maxDelay:
   for (let step = 1; step <= STEP_COUNT; step++) {
     total += await ctx.step.run(`step-${step}`, async () => {
       write({ runId: ctx.runId, step, attempt: ctx.attempt, event: 'body-start' })
-      await sleep(5 + Math.floor(Math.random() * 30))
+      await sleep(10 + Math.floor(Math.random() * 30))
       write({ runId: ctx.runId, step, attempt: ctx.attempt, event: 'body-end' })
       return payload.n * step
     })
