@@ -1,8 +1,8 @@
 import type { RunStatus } from '../../core/run-state.js'
 import type { RunActivityBucket, RunActivityParams, RunChange, RunCountRow, RunListChangedParams } from '../driver.js'
+import { ms } from './rows.js'
 
 type Rows = <T>(text: string, values: unknown[]) => Promise<T[]>
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 
 /** Deltas folded per call: enough to keep up with any write rate, small enough to stay a short transaction. */
 const FOLD_LIMIT = 50_000

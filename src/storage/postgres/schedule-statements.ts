@@ -1,4 +1,4 @@
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
+import { ms } from './rows.js'
 
 /**
  * `run_at` of a held run (HELD_RUN_AT), written as a literal rather than bound: the partial

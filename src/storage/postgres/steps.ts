@@ -1,11 +1,11 @@
 import type { LogLevel, RunLog, Step } from '../../core/run.js'
 import type { LogAppendParams, LogListParams, RunProgressSetParams, StepSaveParams } from '../driver.js'
 import { fromJsonbText, toJsonbText } from './json-column.js'
+import { ms } from './rows.js'
 
 /** Runs one statement and returns its rows. */
 type Rows = <T>(text: string, values: unknown[]) => Promise<T[]>
 
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`
 
 interface StepRow {
   run_id: string
