@@ -72,7 +72,12 @@ export interface PostgresStoreOptions {
    * connection while a worker runs. Default `true`.
    */
   notify?: boolean
-  /** Notifications arriving within this window wake a worker once, in ms. Default 25. */
+  /**
+   * Notifications arriving within this window after a wake-up wake a worker once more, at
+   * the window's end, in ms. Default 5: a burst of inserts costs a worker at most 200
+   * wake-ups a second, while runs arriving further apart than that start at once (a longer
+   * window delays every run of a steady stream by up to its length).
+   */
   notifyThrottleMs?: number
   /**
    * Errors of background connections (the LISTEN connection, idle pool connections). They
@@ -123,7 +128,7 @@ export class PostgresDriver implements StoreDriver {
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
     this.notifier = this.notifyEnabled
-      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 25, onError })
+      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 5, onError })
       : null
     this.schedules = new PostgresSchedules(
       {
