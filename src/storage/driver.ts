@@ -265,7 +265,8 @@ export interface StoreDriver extends StoreDriverInsights {
   attemptList(params: { runId: string }): Promise<Attempt[]>
 
   /**
-   * Optional wake-up hints from other processes (PostgreSQL LISTEN/NOTIFY): `listener` is
+   * Optional wake-up hints from other processes (PostgreSQL LISTEN/NOTIFY, SQLite's
+   * `data_version` watch): `listener` is
    * called, coalesced, when runs may have become available. Only a hint: workers keep
    * polling, which stays the truth. Returns a function that unsubscribes.
    */

@@ -43,6 +43,7 @@ import type {
   StepSaveParams,
   StoreDriver,
 } from '../driver.js'
+import { SqliteChangeWatcher } from './change-watcher.js'
 import { SqliteRunInserter } from './insert.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import {
@@ -74,6 +75,12 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal'
   /** How long a write waits for another process's lock before retrying, in ms. Default 5000. */
   busyTimeoutMs?: number
+  /**
+   * How often an idle worker checks whether another process committed to the file, in ms:
+   * runs enqueued elsewhere start within about this long instead of at the next poll.
+   * Default 10 (a check costs a few microseconds); `0` turns it off (the poll alone finds them).
+   */
+  watchIntervalMs?: number
 }
 
 const LEASE_EXPIRED_ERROR = JSON.stringify({ name: 'LeaseExpiredError', code: 'lease_lost', message: 'The worker stopped renewing its lease (it crashed, hung or lost the database)' })
@@ -96,6 +103,7 @@ export class SqliteDriver implements StoreDriver {
   private readonly schedules: SqliteSchedules
   private readonly steps: SqliteStepStatements
   private readonly insights: SqliteInsights
+  private readonly watcher: SqliteChangeWatcher | null
   private migrated = false
   private closed = false
 
@@ -117,6 +125,21 @@ export class SqliteDriver implements StoreDriver {
     })
     this.steps = new SqliteStepStatements(this.db)
     this.insights = new SqliteInsights(this.db)
+    const watchIntervalMs = options.watchIntervalMs ?? 10
+    this.watcher =
+      watchIntervalMs > 0 && this.path !== ':memory:'
+        ? new SqliteChangeWatcher({
+            readVersion: () => this.sql.dataVersion.get() as number,
+            anyDue: () => this.sql.anyDue.get(Date.now()) !== undefined,
+            intervalMs: watchIntervalMs,
+            // A failed check (the file is locked for a schema change, say) only delays a hint.
+            onError: () => {},
+          })
+        : null
+  }
+
+  subscribeRunsAvailable(listener: () => void): () => void {
+    return this.watcher && !this.closed ? this.watcher.subscribe(listener) : () => {}
   }
 
   async migrate(): Promise<void> {
@@ -146,6 +169,7 @@ export class SqliteDriver implements StoreDriver {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.watcher?.close()
     this.db.close()
   }
 

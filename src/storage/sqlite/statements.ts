@@ -38,6 +38,8 @@ export class SqliteStatements {
   readonly pruneAttempts: Database.Statement
   readonly pruneRuns: Database.Statement
   readonly listAttempts: Database.Statement
+  readonly dataVersion: Database.Statement
+  readonly anyDue: Database.Statement
 
   constructor(db: Database.Database) {
     this.insertRun = db.prepare(`
@@ -49,6 +51,9 @@ export class SqliteStatements {
     this.getByIdempotencyKey = db.prepare(`SELECT * FROM errand_runs WHERE task = ? AND idempotency_key = ?`)
     this.getByScheduledTick = db.prepare(`SELECT * FROM errand_runs WHERE schedule_key = ? AND scheduled_for = ?`)
     this.claim = db.prepare(SQLITE_CLAIM)
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck()
+    this.anyDue = db.prepare(`
+      SELECT 1 FROM errand_runs INDEXED BY errand_runs_due WHERE status IN ('scheduled', 'queued') AND run_at <= ? LIMIT 1`).pluck()
     this.heartbeat = db.prepare(`
       UPDATE errand_runs SET lease_expires_at = ?, updated_at = ?
       WHERE id = ? AND status = 'running' AND attempt = ?`)
