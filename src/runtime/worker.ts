@@ -174,8 +174,18 @@ export class Worker {
     }
   }
 
+  /**
+   * Slots a claim may fill: `concurrency` runs execute at once, and a worker holds at most
+   * twice that, counting finished runs whose result is still waiting for its batched write.
+   * Without the second bound a slow write let finished runs pile up behind it, and every
+   * batch grew larger and slower than the last (a crash also gives back only what it held).
+   */
   private freeSlots(): number {
-    return this.options.concurrency - this.busy
+    return Math.min(this.options.concurrency - this.busy, this.holdLimit() - this.active.size)
+  }
+
+  private holdLimit(): number {
+    return 2 * this.options.concurrency
   }
 
   /**
@@ -223,7 +233,14 @@ export class Worker {
     entry.done = executeAttempt(run, task, controller, this.services)
       .then((settlement) => this.settle(entry, settlement, startedAt))
       .catch((error: unknown) => this.reportError(error))
-      .finally(() => this.active.delete(run.id))
+      .finally(() => this.release(run.id))
+  }
+
+  /** Forgets a run whose result is written; a claim held back by the hold limit may go now. */
+  private release(runId: string): void {
+    const wasAtLimit = this.active.size >= this.holdLimit()
+    this.active.delete(runId)
+    if (wasAtLimit) this.fetchSoon()
   }
 
   private async settle(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {

@@ -62,6 +62,13 @@ export function notifying(statement: string, notify: boolean, first = 22): strin
  * (deadlock_timeout) and a failed statement. Both therefore lock their rows first with
  * SELECT ... ORDER BY id FOR UPDATE. Claims, rescues, promotions and prunes use SKIP
  * LOCKED and never wait, and a cancel locks one row, so they cannot close a cycle.
+ *
+ * KEYED_BY_ID: batched writes about runs a worker holds find their rows by primary key
+ * (`id = ANY(ids)`) and test status and attempt on the locked rows afterwards, never in the
+ * scan. With `status = 'running'` in the scan, the planner (its statistics taken when few
+ * runs were running) chose the status index and a nested loop estimated at one row: the
+ * scan walked every stale index entry of runs that had once been running, and the join
+ * grew with the square of the batch. Seen: a heartbeat of 14,200 leases took 100 s.
  */
 
 /**
@@ -113,20 +120,17 @@ export class PostgresStatements {
         ON r.schedule_key = k.schedule_key AND r.scheduled_for = k.scheduled_for`
     this.getRun = `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE r.id = $1`
     this.claim = claimStatement(s)
-    // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed.
+    // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed. See KEYED_BY_ID.
     this.heartbeat = `
-      WITH l AS (
-        SELECT * FROM unnest($3::text[], $4::int4[]) AS l(id, attempt)
-      ), locked AS (
-        SELECT r.id FROM ${s}.runs r JOIN l ON r.id = l.id AND r.attempt = l.attempt
-        WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
+      WITH locked AS (
+        SELECT r.id, r.status, r.attempt FROM ${s}.runs r WHERE r.id = ANY($3::text[]) ORDER BY r.id FOR UPDATE OF r
       )
       UPDATE ${s}.runs r SET lease_expires_at = $1, updated_at = $2
-      FROM l JOIN locked ON locked.id = l.id
-      WHERE r.id = l.id AND r.status = 'running' AND r.attempt = l.attempt
+      FROM unnest($3::text[], $4::int4[]) AS l(id, attempt) JOIN locked ON locked.id = l.id
+      WHERE r.id = locked.id AND locked.status = 'running' AND locked.attempt = l.attempt
       RETURNING r.id, r.attempt`
     // Every result is fenced on its own (id, running, attempt), its row locked in id order
-    // (LOCK_IN_ORDER); the attempt record is written
+    // (LOCK_IN_ORDER, KEYED_BY_ID); the attempt record is written
     // by the same statement, so a completion and its record commit together or not at all.
     // A released attempt gives its attempt back by raising the budget: `attempt` itself only
     // grows, because it is the fencing token.
@@ -135,8 +139,7 @@ export class PostgresStatements {
         SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
           WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, next_run_at, payload, ord)
       ), locked AS (
-        SELECT r.id FROM ${s}.runs r JOIN input i ON r.id = i.id AND r.attempt = i.attempt
-        WHERE r.status = 'running' ORDER BY r.id FOR UPDATE OF r
+        SELECT r.id, r.status, r.attempt FROM ${s}.runs r WHERE r.id = ANY($1::text[]) ORDER BY r.id FOR UPDATE OF r
       ), done AS (
         UPDATE ${s}.runs r SET
           status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled' WHEN 'sleep' THEN 'scheduled'
@@ -150,7 +153,7 @@ export class PostgresStatements {
           max_attempts = CASE WHEN i.outcome IN ('released', 'sleep') THEN r.max_attempts + 1 ELSE r.max_attempts END,
           locked_by = NULL, lease_expires_at = NULL, updated_at = $9
         FROM input i JOIN locked ON locked.id = i.id
-        WHERE r.id = i.id AND r.status = 'running' AND r.attempt = i.attempt
+        WHERE r.id = locked.id AND locked.status = 'running' AND locked.attempt = i.attempt
         RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at,
           r.queue IS NOT NULL OR r.concurrency_key IS NOT NULL AS grouped
       ), recorded AS (
