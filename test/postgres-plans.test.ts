@@ -46,7 +46,7 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     const sql = new PostgresStatements(quoteIdent(schema), false)
     const ids = claimed.map((run) => run.id)
     const attempts = claimed.map((run) => run.attempt)
-    const results = claimed.map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: null }))
+    const results = claimed.map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: 'null' }))
     const plans = {
       heartbeat: await explain(sql.heartbeat, [now, now, ids, attempts]),
       finish: await explain(sql.finish, [...finishArrays(results, now), now]),

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js'
 import type { ErrandEmitter } from './events.js'
 import { ScheduleDeclarations } from './schedule-declarations.js'
 import type { AnyTaskDefinition } from './task.js'
+import { DEFAULT_WAIT_PACING, type WaitPacing } from './wait.js'
 
 /** Signals between the client and workers of one process. */
 export interface LocalSignals {
@@ -23,6 +24,8 @@ export class ErrandInternals {
   readonly signals = new EventEmitter<LocalSignals>()
   /** Schedules declared in code, synced to the store on first use and when a worker starts. */
   readonly declarations = new ScheduleDeclarations()
+  /** How often waits read the store. Tests slow it down to show what else wakes a wait. */
+  waitPacing: WaitPacing = DEFAULT_WAIT_PACING
   private readonly tasks = new Map<string, AnyTaskDefinition>()
   private migration: Promise<void> | null = null
 

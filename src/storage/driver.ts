@@ -218,6 +218,11 @@ export interface LogListParams {
   limit: number
 }
 
+export interface RunWatchFinishedParams {
+  id: string
+  onFinished: () => void
+}
+
 /** The interface every store implements. One conformance suite checks them all. */
 export interface StoreDriver extends StoreDriverInsights {
   readonly dialect: string
@@ -271,6 +276,15 @@ export interface StoreDriver extends StoreDriverInsights {
    * polling, which stays the truth. Returns a function that unsubscribes.
    */
   subscribeRunsAvailable?(listener: () => void): () => void
+  /**
+   * Optional: notification, from any process, that a run reached a final status
+   * (PostgreSQL LISTEN/NOTIFY). Resolves once the watch is armed: from then on a finish
+   * calls `onFinished`, and so does a lost notification connection coming back (what was
+   * sent meanwhile is lost), so a read of the run made after it resolves misses no finish.
+   * May also call it for nothing. Resolves with the function that stops watching, or null
+   * when the store does not notify (turned off): the caller polls instead.
+   */
+  watchRunFinished?(params: RunWatchFinishedParams): Promise<(() => void) | null>
 
   // Schedules. A tick's run is unique per (schedule key, tick time) by a unique index; the
   // tick pass locks due schedules and advances them in the transaction that inserts the runs.

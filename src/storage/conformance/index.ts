@@ -15,6 +15,7 @@ import { maintenanceSuite } from './maintenance.js'
 import { queueSuite } from './queues.js'
 import { schedulesSuite } from './schedules.js'
 import { stepsSuite } from './steps.js'
+import { watchSuite } from './watch.js'
 
 export type { ConformanceStore, ConformanceStoreFactory } from './fixtures.js'
 
@@ -56,5 +57,6 @@ export function describeDriverConformance(name: string, factory: ConformanceStor
     schedulesSuite(context)
     stepsSuite(context)
     insightsSuite(context)
+    watchSuite(context)
   })
 }

@@ -12,8 +12,8 @@ export type { PostgresConnection, PostgresStoreOptions } from './postgres-driver
  * Enqueue inside your own transaction by passing your client as `tx`: the run exists if,
  * and only if, your transaction commits.
  *
- * Workers are woken by NOTIFY when runs are enqueued elsewhere (option `notify`, default
- * on); polling stays the safety net. Give each errand instance its own store: `close()`
+ * Workers are woken by NOTIFY when runs are enqueued elsewhere, and waits when their run
+ * finishes elsewhere (option `notify`, default on); polling stays the safety net. Give each errand instance its own store: `close()`
  * closes it, and a store skips its own notifications because its instance's workers were
  * already woken in-process.
  *

@@ -234,6 +234,26 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX runs_queue_status ON ${s}.runs (queue, status, id) WHERE queue IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'notify the finish of waited runs',
+    // A column with a constant default is added without rewriting the table. Only runs a
+    // wait has marked notify: a NOTIFY on every completion would serialise commits on the
+    // server's notification queue. For any other run the trigger costs the WHEN check.
+    // TG_TABLE_SCHEMA names the store, so stores sharing a database tell themselves apart.
+    sql: (s) => `
+      ALTER TABLE ${s}.runs ADD COLUMN waited boolean NOT NULL DEFAULT false;
+      CREATE FUNCTION ${s}.runs_notify_finished() RETURNS trigger LANGUAGE plpgsql AS $errand$
+      BEGIN
+        PERFORM pg_notify('errand_runs_finished', json_build_array(TG_TABLE_SCHEMA, NEW.id)::text);
+        RETURN NULL;
+      END
+      $errand$;
+      CREATE TRIGGER runs_notify_finished AFTER UPDATE OF status ON ${s}.runs FOR EACH ROW
+        WHEN (NEW.waited AND NEW.status IN ('completed', 'cancelled', 'dead_lettered') AND OLD.status IS DISTINCT FROM NEW.status)
+        EXECUTE FUNCTION ${s}.runs_notify_finished();
+    `,
+  },
 ]
 
 /**

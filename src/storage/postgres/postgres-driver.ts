@@ -30,6 +30,7 @@ import type {
   RunRecord,
   RunProgressSetParams,
   RunRescueExpiredParams,
+  RunWatchFinishedParams,
   ScheduleRecord,
   ScheduleReleaseHeldParams,
   SchedulePeekResult,
@@ -44,7 +45,7 @@ import type {
 } from '../driver.js'
 import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
-import { notificationPayload, RUNS_AVAILABLE_CHANNEL, RunsAvailableNotifier } from './notifier.js'
+import { notificationPayload, PostgresNotifier, RUNS_AVAILABLE_CHANNEL } from './notifier.js'
 import { insertKeyed, insertPlain, JobKeyStatements, type RowExec } from './insert.js'
 import { PlannerStatsBootstrap } from './planner-stats.js'
 import { finishArrays } from './params.js'
@@ -68,8 +69,11 @@ export interface PostgresStoreOptions {
   maxConnections?: number
   /**
    * Send NOTIFY when runs are enqueued and LISTEN for it, so idle workers start new runs
-   * within milliseconds instead of at their next poll. The LISTEN side holds one pool
-   * connection while a worker runs. Default `true`.
+   * within milliseconds instead of at their next poll; and LISTEN for the finish of runs
+   * this store waits for (`enqueueAndWait`, `wait()`), so a wait returns as soon as another
+   * process finishes the run. The LISTEN side holds one pool connection while a worker runs
+   * or a wait is in progress. `false` (e.g. behind a pooler in transaction mode, where
+   * LISTEN does not work): workers and waits poll. Default `true`.
    */
   notify?: boolean
   /**
@@ -100,7 +104,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly keySql: JobKeyStatements
-  private readonly notifier: RunsAvailableNotifier | null
+  private readonly notifier: PostgresNotifier | null
   private readonly schedules: PostgresSchedules
   private readonly plannerStats: PlannerStatsBootstrap
   private readonly steps: PostgresSteps
@@ -128,7 +132,7 @@ export class PostgresDriver implements StoreDriver {
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
     this.notifier = this.notifyEnabled
-      ? new RunsAvailableNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 5, onError })
+      ? new PostgresNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 5, onError })
       : null
     this.schedules = new PostgresSchedules(
       {
@@ -164,7 +168,25 @@ export class PostgresDriver implements StoreDriver {
   }
 
   subscribeRunsAvailable(listener: () => void): () => void {
-    return this.notifier && !this.closed ? this.notifier.subscribe(listener) : () => {}
+    return this.notifier && !this.closed ? this.notifier.subscribeRunsAvailable(listener) : () => {}
+  }
+
+  /**
+   * LISTEN first, then mark the run `waited` (its trigger notifies the finish of marked runs
+   * only): a finish committed before the mark is seen by the caller's next read, one after
+   * it is notified. Null when notifications are off.
+   */
+  async watchRunFinished(params: RunWatchFinishedParams): Promise<(() => void) | null> {
+    await this.ready()
+    if (!this.notifier) return null
+    const stop = await this.notifier.watchRunFinished(params.id, params.onFinished)
+    try {
+      await this.rows(this.sql.markWaited, [params.id])
+      return stop
+    } catch (error) {
+      stop()
+      throw error
+    }
   }
 
   async runInsertMany(params: RunInsertManyParams): Promise<RunInsertResult[]> {

@@ -93,6 +93,7 @@ export class PostgresStatements {
   readonly rescue: string
   readonly prune: string
   readonly listAttempts: string
+  readonly markWaited: string
   readonly notify = 'SELECT pg_notify($1, $2)'
 
   constructor(s: string, notifyOnInsert: boolean) {
@@ -236,5 +237,11 @@ export class PostgresStatements {
         SELECT r.id, r.attempt, r.locked_by, ${ms('r.locked_at')}, NULL::float8, 'running', NULL::text, 1
         FROM ${s}.runs r WHERE r.id = $1 AND r.status = 'running' AND r.locked_at IS NOT NULL
       ) x ORDER BY current, attempt`
+    // A wait's mark, so that the run's finish is notified (migration 6). updated_at stays: the
+    // change feed has nothing to show. A run already marked or final is not written again.
+    // The row lock waits for a finish being committed, then re-reads the row: final, so
+    // unmarked, and the waiter's next read sees the finish; otherwise the finish, waiting in
+    // turn, updates the marked row and its trigger notifies.
+    this.markWaited = `UPDATE ${s}.runs SET waited = true WHERE id = $1 AND NOT waited AND status NOT IN ${FINAL}`
   }
 }
