@@ -44,6 +44,20 @@ export function insertAndReadSuite({ driver, another }: SuiteContext): void {
       expect(read?.createdAt.toISOString()).toBe(T0.toISOString())
     })
 
+    it('returns from an insert exactly the record a read of the new run returns', async () => {
+      const runs = [
+        newRun({ payloadJson: JSON.stringify({ b: 1, a: [{ z: null, y: 'é' }], n: 1.5 }), flags: ['x'], metadataJson: '{"k":"v"}' }),
+        newRun({ status: 'scheduled', runAt: at(5_000), priority: 3, timeoutMs: 250, idempotencyKey: 'exact' }),
+        newRun({ queue: 'q-exact', concurrencyKey: 'ck-exact', concurrencyLimit: 2, replayOf: null, replayReason: 'why' }),
+        newRun({ scheduleKey: 'sched-exact', scheduledFor: at(1_000) }),
+      ]
+      const results = await driver().runInsertMany({ runs, now: T0 })
+      for (const result of results) {
+        expect(result.created).toBe(true)
+        expect(result.run).toEqual(await driver().runGet({ id: result.run.id }))
+      }
+    })
+
     it('returns null for an unknown id', async () => {
       expect(await driver().runGet({ id: '00000000-0000-7000-8000-000000000000' })).toBeNull()
     })

@@ -1,4 +1,5 @@
 import type { InsertReason, NewRun, RunInsertResult } from '../driver.js'
+import { insertedRunRecord } from '../inserted-run.js'
 import { insertArrays } from './params.js'
 import { runColumns, runFromRow, type RunRow } from './rows.js'
 import { groupRows, INPUT_CTE, INSERT_COLUMNS, insertSelect, notifying, type PostgresStatements } from './statements.js'
@@ -81,7 +82,8 @@ export async function insertPlain(
 ): Promise<RunInsertResult[]> {
   const grouped = runs.some((run) => run.queue !== null || run.concurrencyKey !== null)
   const statement = grouped ? sql.insertGroupedRuns : sql.insertRuns
-  const inserted = new Map((await exec(statement, [...insertArrays(runs), now.toISOString(), ...notifyArgs])).map((row) => [row.id, row]))
+  // The statement returns only the ids it inserted; their records are built from the input.
+  const inserted = new Set((await exec(statement, [...insertArrays(runs), now.toISOString(), ...notifyArgs])).map((row) => row.id))
   const conflicted = runs.filter((run) => !inserted.has(run.id))
   const keyed = conflicted.filter((run) => run.idempotencyKey !== null)
   const existing = new Map<string, RunRow>()
@@ -96,8 +98,7 @@ export async function insertPlain(
     for (const row of found) taken.set(tickKeyOf(row.schedule_key, Number(row.scheduled_for)), row)
   }
   return runs.map((run) => {
-    const row = inserted.get(run.id)
-    if (row) return { run: runFromRow(row), created: true }
+    if (inserted.has(run.id)) return { run: insertedRunRecord(run, now), created: true }
     const other = run.idempotencyKey === null ? undefined : existing.get(idempotencyKeyOf(run.task, run.idempotencyKey))
     if (other) return { run: runFromRow(other), created: false, reason: 'idempotent' as const }
     const tick = run.scheduledFor ? taken.get(tickKeyOf(run.scheduleKey ?? null, run.scheduledFor.getTime())) : undefined

@@ -107,7 +107,7 @@ export class PostgresStatements {
         INSERT INTO ${s}.runs AS r ${INSERT_COLUMNS}
         SELECT ${insertSelect('false')} FROM input ORDER BY task, idempotency_key, ord
         ON CONFLICT DO NOTHING
-        RETURNING ${runColumns('r')}
+        RETURNING r.id, r.status
       )`
     this.insertRuns = notifying(insert(''), notifyOnInsert)
     this.insertGroupedRuns = notifying(insert(groupRows(s)), notifyOnInsert)

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { NewRun, RunCancelByJobKeyParams, RunCancelResult, RunInsertResult } from '../driver.js'
+import { insertedRunRecord } from '../inserted-run.js'
 import { runFromRow, type RunRow } from './rows.js'
 import { INSERT_COLUMNS, insertValues, type SqliteStatements } from './statements.js'
 
@@ -63,8 +64,8 @@ export class SqliteRunInserter {
   /** Inserts one run; the caller holds the write transaction. */
   insert(run: NewRun, now: number): RunInsertResult {
     if (run.jobKey !== null) return this.insertKeyed(run, now)
-    const inserted = this.sql.insertRun.get(insertParams(run, now)) as RunRow | undefined
-    if (inserted) return { run: runFromRow(inserted), created: true }
+    // No RETURNING: a conflict (an idempotency key, a schedule's tick) changes nothing.
+    if (this.sql.insertRun.run(insertParams(run, now)).changes > 0) return { run: insertedRunRecord(run, new Date(now)), created: true }
     const existing = this.sql.getByIdempotencyKey.get(run.task, run.idempotencyKey) as RunRow | undefined
     if (existing) return { run: runFromRow(existing), created: false, reason: 'idempotent' }
     const tick = run.scheduleKey && run.scheduledFor ? (this.sql.getByScheduledTick.get(run.scheduleKey, run.scheduledFor.getTime()) as RunRow | undefined) : undefined

@@ -114,6 +114,10 @@ export class SqliteDriver implements StoreDriver {
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    // Statement journals (every write to errand_runs needs one: its counter triggers) and
+    // temporary sort trees in memory, not in temporary files: inserting runs went from about
+    // 20,000 to 40,000 per second with this alone.
+    this.db.pragma('temp_store = MEMORY')
     this.migrateNow()
     this.sql = new SqliteStatements(this.db)
     this.inserter = new SqliteRunInserter(this.db, this.sql)

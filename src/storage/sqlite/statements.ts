@@ -45,8 +45,7 @@ export class SqliteStatements {
     this.insertRun = db.prepare(`
       INSERT INTO errand_runs ${INSERT_COLUMNS}
       VALUES ${insertValues('0')}
-      ON CONFLICT DO NOTHING
-      RETURNING *`)
+      ON CONFLICT DO NOTHING`)
     this.getRun = db.prepare(`SELECT * FROM errand_runs WHERE id = ?`)
     this.getByIdempotencyKey = db.prepare(`SELECT * FROM errand_runs WHERE task = ? AND idempotency_key = ?`)
     this.getByScheduledTick = db.prepare(`SELECT * FROM errand_runs WHERE schedule_key = ? AND scheduled_for = ?`)
