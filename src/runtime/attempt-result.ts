@@ -51,21 +51,24 @@ export function announceAttemptResult(
   const events = internals.events
   const now = internals.clock.now()
   const kept = settlement.kind === 'partial' ? { payload: settlement.payload, output: settlement.output } : {}
-  const base = { ...toPublicRun(run), ...kept, lockedBy: null, leaseExpiresAt: null, updatedAt: now }
+  // Built only when someone listens: a busy worker finishes thousands of runs a second.
+  const base = () => ({ ...toPublicRun(run), ...kept, lockedBy: null, leaseExpiresAt: null, updatedAt: now })
   switch (result.outcome) {
     case 'completed': {
       const output = settlement.kind === 'completed' ? settlement.output : null
       internals.signals.emit('finished', run.id)
-      events.emit('run.completed', { run: { ...base, status: 'completed', output, error: null, completedAt: now }, durationMs })
+      if (events.listenerCount('run.completed') > 0) {
+        events.emit('run.completed', { run: { ...base(), status: 'completed', output, error: null, completedAt: now }, durationMs })
+      }
       return null
     }
     case 'retry': {
       const retryAt = new Date(now.getTime() + result.delayMs)
-      events.emit('run.failed', { run: { ...base, status: 'scheduled', error: result.error, runAt: retryAt }, error: result.error, willRetry: true, retryAt })
+      events.emit('run.failed', { run: { ...base(), status: 'scheduled', error: result.error, runAt: retryAt }, error: result.error, willRetry: true, retryAt })
       return retryAt
     }
     case 'dead_lettered': {
-      const final = { ...base, status: 'dead_lettered' as const, error: result.error, completedAt: now }
+      const final = { ...base(), status: 'dead_lettered' as const, error: result.error, completedAt: now }
       internals.signals.emit('finished', run.id)
       events.emit('run.failed', { run: final, error: result.error, willRetry: false, retryAt: null })
       events.emit('run.dead_lettered', { run: final, error: result.error })
@@ -75,7 +78,7 @@ export function announceAttemptResult(
       events.emit('run.released', { runId: run.id, attempt: run.attempt })
       return null
     case 'sleep':
-      events.emit('run.sleeping', { run: { ...base, status: 'scheduled', runAt: result.runAt }, wakeAt: result.runAt })
+      events.emit('run.sleeping', { run: { ...base(), status: 'scheduled', runAt: result.runAt }, wakeAt: result.runAt })
       return result.runAt
   }
 }

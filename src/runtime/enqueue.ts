@@ -70,9 +70,10 @@ async function prepareRun(internals: ErrandInternals, request: EnqueueRequest, n
 /** Tells local workers and listeners about new runs, and about runs a job key replaced (their time may have moved). */
 export function announce(internals: ErrandInternals, results: RunInsertResult[], now: Date, options: { wake?: boolean } = {}): void {
   let earliest: Date | null = null
+  const listened = internals.events.listenerCount('run.enqueued') > 0
   for (const result of results) {
     if (!result.created && result.reason !== 'replaced') continue
-    if (result.created) internals.events.emit('run.enqueued', { run: toPublicRun(result.run) })
+    if (result.created && listened) internals.events.emit('run.enqueued', { run: toPublicRun(result.run) })
     if (!earliest || result.run.runAt < earliest) earliest = result.run.runAt
   }
   if (earliest && options.wake !== false) internals.signals.emit('wake', earliest < now ? now : earliest)
