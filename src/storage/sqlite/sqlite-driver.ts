@@ -73,7 +73,12 @@ export interface SqliteStoreOptions {
    * power loss (never on a process crash).
    */
   synchronous?: 'full' | 'normal'
-  /** How long a write waits for another process's lock before retrying, in ms. Default 5000. */
+  /**
+   * How long one try of a write waits for another process's lock, in ms. Default 100. The
+   * wait blocks the event loop (SQLite calls are synchronous), so it is kept short: after
+   * it, the store yields and tries again with backoff (for about 15 s in all), and timers,
+   * heartbeats and I/O run in between.
+   */
   busyTimeoutMs?: number
   /**
    * How often an idle worker checks whether another process committed to the file, in ms:
@@ -111,7 +116,7 @@ export class SqliteDriver implements StoreDriver {
     this.path = options.path ?? './errand.db'
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
     this.db = new Database(this.path)
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 100))}`)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     // Statement journals (every write to errand_runs needs one: its counter triggers) and
