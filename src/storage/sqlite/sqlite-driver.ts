@@ -83,7 +83,8 @@ export interface SqliteStoreOptions {
   /**
    * How often an idle worker checks whether another process committed to the file, in ms:
    * runs enqueued elsewhere start within about this long instead of at the next poll.
-   * Default 10 (a check costs a few microseconds); `0` turns it off (the poll alone finds them).
+   * Default 5 (a check costs a few microseconds: under 0.1% of a core); `0` turns it off (the
+   * poll alone finds them).
    */
   watchIntervalMs?: number
 }
@@ -134,7 +135,7 @@ export class SqliteDriver implements StoreDriver {
     })
     this.steps = new SqliteStepStatements(this.db)
     this.insights = new SqliteInsights(this.db)
-    const watchIntervalMs = options.watchIntervalMs ?? 10
+    const watchIntervalMs = options.watchIntervalMs ?? 5
     this.watcher =
       watchIntervalMs > 0 && this.path !== ':memory:'
         ? new SqliteChangeWatcher({
