@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import type { ChildJob, ChildResult } from './child.js'
+import type { ChildJob, ChildMessage, ChildResult } from './child.js'
 import type { StoreKind } from './systems/system.js'
 
 const HARNESS = '../../test/support/postgres.js'
@@ -128,23 +128,39 @@ async function adminQuery(connectionString: string, sql: string): Promise<void> 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
 const TSX = import.meta.resolve('tsx')
 
-/** Forks a measurement child; `ready` resolves when it says so, `result` with its answer. */
-export function startChild(job: ChildJob, timeoutMs = 10 * 60_000): { ready: Promise<void>; result: Promise<ChildResult> } {
+export interface ChildHandle {
+  /** Resolves when the child says it is ready (workers: started and waiting). */
+  ready: Promise<void>
+  result: Promise<ChildResult>
+  /** Sends a message to the child (`go`, `stop`); ignored once it has exited. */
+  send(message: { type: string }): void
+  kill(): void
+}
+
+/** Forks a measurement child; `ready` resolves when it says so, `result` with its answer; other messages go to `onMessage`. */
+export function startChild(job: ChildJob, options: { timeoutMs?: number; onMessage?: (message: ChildMessage) => void } = {}): ChildHandle {
   const child = fork(CHILD, [JSON.stringify(job)], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => (markReady = resolve))
   const result = new Promise<ChildResult>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('message', (m: { type: string; value?: ChildResult; message?: string }) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 10 * 60_000)
+    child.on('message', (m: ChildMessage) => {
       if (m.type === 'ready') return markReady()
+      if (m.type !== 'result' && m.type !== 'error') return options.onMessage?.(m)
       clearTimeout(timer)
-      if (m.type === 'result' && m.value) resolve(m.value)
+      if (m.type === 'result') resolve(m.value)
       else reject(new Error(`${job.system} ${job.kind}: ${m.message}`))
     })
     child.on('exit', (code, signal) => {
       clearTimeout(timer)
       reject(new Error(`${job.system} ${job.kind} exited (${signal ?? code}) without a result`))
     })
+    child.on('error', (error) => reject(new Error(`${job.system} ${job.kind}: ${error.message}`)))
   })
-  return { ready, result }
+  return {
+    ready,
+    result,
+    send: (message) => void (child.connected && child.send(message)),
+    kill: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')),
+  }
 }

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path'
 import { readConfig, type PeersConfig } from './config.js'
 import { freshLocation, startChild, startServers, type Servers } from './infra.js'
 import { renderReport } from './report.js'
-import { summarize, type Measurement } from './summary.js'
+import { loadPlans } from './load.js'
+import { percentile, summarize, type Measurement } from './summary.js'
 import { rawPlans } from './raw-postgres.js'
 import { SYSTEMS } from './systems/index.js'
 import type { SystemDef } from './systems/system.js'
@@ -19,11 +20,6 @@ export interface Plan {
   scenario: string
   label: string
   measure(servers: Servers): Promise<Omit<Measurement, 'system' | 'scenario' | 'label' | 'rep'>>
-}
-
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN
 }
 
 function plansFor(system: SystemDef, config: PeersConfig): Plan[] {
@@ -58,7 +54,14 @@ function plansFor(system: SystemDef, config: PeersConfig): Plan[] {
           const timeoutMs = variant.defaults ? config.slowTimeoutMs : config.processTimeoutMs
           try {
             const r = await startChild({ kind: 'process', system: system.name, ...where, runs: config.runs, variant, timeoutMs }).result
-            return { runs: config.runs, done: r.done, elapsedMs: r.elapsedMs, perSec: (r.done / r.elapsedMs) * 1000, ...(r.perJob ? { perJob: r.perJob } : {}) }
+            return {
+              runs: config.runs,
+              done: r.done,
+              elapsedMs: r.elapsedMs,
+              perSec: (r.done / r.elapsedMs) * 1000,
+              ...(r.perJob ? { perJob: r.perJob } : {}),
+              ...(r.rssMb !== undefined ? { rssMb: r.rssMb, peakRssMb: r.peakRssMb, loadedRssMb: r.loadedRssMb } : {}),
+            }
           } finally {
             await where.drop()
           }
@@ -89,12 +92,23 @@ function plansFor(system: SystemDef, config: PeersConfig): Plan[] {
       },
     })
   }
+  plans.push(...loadPlans(system, config))
   return plans
 }
 
 function describe(m: Measurement): string {
+  const n = (v: number) => Math.round(v).toLocaleString('en-US')
+  const rss = m.rssMb !== undefined ? `; worker RSS ${n(m.rssMb)} MiB (peak ${n(m.peakRssMb ?? 0)})${m.processes ? ' (largest process)' : ''}` : ''
+  if (m.na) return m.na
   if (m.latency) return `p50 ${m.latency.p50.toFixed(1)} ms, p95 ${m.latency.p95.toFixed(1)} ms, p99 ${m.latency.p99.toFixed(1)} ms (${m.done}/${m.runs})`
-  return `${Math.round(m.perSec ?? 0).toLocaleString('en-US')} jobs/s${m.done < m.runs ? ` (only ${m.done}/${m.runs} before the cap)` : ''}`
+  if (m.mixed) {
+    const x = m.mixed
+    const caught = x.catchUpMs === null ? `not caught up before the cap (${m.done}/${x.enqueued} started)` : `caught up ${(x.catchUpMs / 1000).toFixed(1)} s after`
+    return `enqueued at ${n(x.enqueueRate)}/s; backlog max ${n(x.maxBacklog)}, ${n(x.endBacklog)} when production ended, ${caught}; pickup p50 ${x.pickup.p50.toFixed(0)} ms, p99 ${x.pickup.p99.toFixed(0)} ms${rss}`
+  }
+  const shares = m.processes && m.done > 0 ? `; jobs per process ${m.processes.map((p) => p.done).join('/')}` : ''
+  const seed = m.seedMs !== undefined ? `; seeding ${n(m.retained ?? 0)} finished jobs took ${(m.seedMs / 1000).toFixed(1)} s` : ''
+  return `${n(m.perSec ?? 0)} jobs/s${m.done < m.runs ? ` (only ${m.done}/${m.runs} before the cap)` : ''}${shares}${seed}${rss}`
 }
 
 async function main(): Promise<void> {

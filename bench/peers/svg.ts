@@ -54,3 +54,64 @@ export function throughputSvg(summaries: Summary[], scenarios: Array<[string, st
   out.push('</svg>')
   return `${out.join('\n')}\n`
 }
+
+/**
+ * The mixed load's backlog over time, one line per system (the repetition whose largest
+ * backlog is the median one), on linear axes: seconds since the producer's first enqueue,
+ * and jobs enqueued but not yet started.
+ */
+export function backlogSvg(summaries: Summary[], systems: string[]): string {
+  const lines = systems.flatMap((system, i) => {
+    const s = summaries.find((x) => x.system === system && x.mixed)
+    return s?.mixed ? [{ system, color: COLORS[i % COLORS.length]!, series: s.mixed.series, label: s.label }] : []
+  })
+  const W = 980
+  const H = 360
+  const left = 70
+  const right = 20
+  const top = 40
+  const bottom = 80
+  const plotW = W - left - right
+  const plotH = H - top - bottom
+  const maxT = Math.max(1, ...lines.flatMap((l) => l.series.map(([t]) => t)))
+  const maxB = niceCeil(Math.max(10, ...lines.flatMap((l) => l.series.map(([, b]) => b))))
+  const x = (t: number) => left + (t / maxT) * plotW
+  const y = (b: number) => top + plotH - (b / maxB) * plotH
+  const first = summaries.find((s) => s.mixed)?.mixed
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Mixed load${first ? ` (${first.rate.toLocaleString('en-US')} jobs/s for ${first.seconds} s)` : ''}: jobs enqueued and not yet started (lower is better)</text>`,
+  ]
+  for (let k = 0; k <= 4; k++) {
+    const b = (maxB * k) / 4
+    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(b)}" y2="${y(b)}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${y(b) + 4}" text-anchor="end">${Math.round(b).toLocaleString('en-US')}</text>`)
+  }
+  const tStep = maxT > 60 ? 10 : maxT > 20 ? 5 : maxT > 8 ? 2 : 1
+  for (let t = 0; t <= maxT; t += tStep) out.push(`<text x="${x(t).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle">${t}</text>`)
+  out.push(`<text x="${left + plotW / 2}" y="${top + plotH + 32}" text-anchor="middle">seconds since the first enqueue</text>`)
+  if (first) {
+    const xe = x(first.seconds).toFixed(1)
+    out.push(
+      `<line x1="${xe}" x2="${xe}" y1="${top}" y2="${top + plotH}" stroke="#999" stroke-dasharray="4 3"/>`,
+      `<text x="${xe}" y="${top - 4}" text-anchor="middle" fill="#666">production ends (on schedule)</text>`,
+    )
+  }
+  for (const l of lines) {
+    const points = l.series.map(([t, b]) => `${x(t).toFixed(1)},${y(b).toFixed(1)}`).join(' ')
+    out.push(`<polyline fill="none" stroke="${l.color}" stroke-width="1.5" points="${points}"><title>${esc(l.system)}: ${esc(l.label)}</title></polyline>`)
+  }
+  lines.forEach((l, i) => {
+    const lx = left + (i % 3) * 300
+    const ly = H - 30 + Math.floor(i / 3) * 16
+    out.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${l.color}"/>`, `<text x="${lx + 18}" y="${ly + 1}">${esc(l.system)}</text>`)
+  })
+  out.push('</svg>')
+  return `${out.join('\n')}\n`
+}
+
+/** 1, 2 or 5 times a power of ten, at or above `v`. */
+function niceCeil(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(v))
+  return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v) ?? 10 * p
+}

@@ -34,6 +34,9 @@ async function open(url: string, queueName: string): Promise<Adapter> {
   }
 }
 
+/** The tuned setting removes completed jobs (all but the last 1,000), as its docs advise for production. */
+const NA = 'n/a: deletes finished jobs (removeOnComplete, its tuned setting)'
+
 export const bullmq: SystemDef = {
   name: 'BullMQ (Redis)',
   store: 'redis',
@@ -44,4 +47,5 @@ export const bullmq: SystemDef = {
   ],
   defaultWorker: { key: 'default', label: 'defaults (concurrency 1)', concurrency: 1 },
   open,
+  retained: { na: NA },
 }

@@ -32,6 +32,9 @@ async function open(url: string): Promise<Adapter> {
   }
 }
 
+/** graphile-worker deletes a job when it completes: there is no history of finished jobs to retain. */
+const NA = 'n/a: deletes finished jobs'
+
 const quietLogger = new Logger(() => (level: string, message: string) => {
   if (level === 'error') console.error(`[graphile-worker] ${message}`)
 })
@@ -46,4 +49,5 @@ export const graphileWorker: SystemDef = {
   ],
   defaultWorker: { key: 'default', label: 'defaults (concurrency 1)', concurrency: 1 },
   open,
+  retained: { na: NA },
 }
