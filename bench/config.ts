@@ -3,7 +3,8 @@
  * the environment so a one-off run can override a shell's defaults.
  *
  *   --reps=N        BENCH_REPS      repetitions per scenario (default 3; median reported)
- *   --quick         BENCH_QUICK=1   small counts, one repetition: checks the bench itself works
+ *   --quick         BENCH_QUICK=1   small counts, one repetition (under a minute): a regression guard, recorded in
+ *                                   its own section of docs/benchmarks.md
  *   --only=a,b      BENCH_ONLY      scenario groups: enqueue, process, latency, raw
  *   --targets=a,b   BENCH_TARGETS   stores to measure (default sqlite,postgres). postgres uses DATABASE_URL,
  *                                   else starts a throwaway server with the test harness, else is skipped
@@ -57,8 +58,8 @@ export function readConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     groups: groups as ScenarioGroup[],
     targets: list(pick('targets', 'BENCH_TARGETS')) ?? ['sqlite', 'postgres'],
     profile: truthy(pick('profile', 'BENCH_PROFILE')),
-    // A quick run is a smoke test: its figures must not replace the published ones.
-    writeDocs: !quick && !truthy(pick('no-docs', 'BENCH_NO_DOCS')),
+    // A quick run writes its own section (a regression guard), never the full run's figures.
+    writeDocs: !truthy(pick('no-docs', 'BENCH_NO_DOCS')),
     dir: pick('dir', 'BENCH_DIR') ?? tmpdir(),
     runs: quick ? 2_000 : 20_000,
     enqueueBatch: 1_000,

@@ -93,7 +93,7 @@ async function measureAndReport(): Promise<void> {
   console.log(`\nmedian 1-minute load average during the run: ${median(measurements.map((m) => m.loadAvg ?? 0)).toFixed(1)} on ${machine.cores} cores`)
   console.log(`raw results: ${results.path}`)
   if (config.writeDocs) {
-    writeDocs(docsSection(machine, config, tables, median(measurements.map((m) => m.loadAvg ?? 0))))
+    writeDocs(docsSection(machine, config, tables, median(measurements.map((m) => m.loadAvg ?? 0))), config.quick ? 'quick' : 'full')
     console.log(`updated ${DOCS_PATH}`)
   }
 }

@@ -14,8 +14,12 @@ import type { Table } from './tables.js'
 const REPO = resolve(import.meta.dirname, '../..')
 const RESULTS_DIR = join(REPO, 'bench/results')
 export const DOCS_PATH = join(REPO, 'docs/benchmarks.md')
-const START = '<!-- bench:results:start (written by `npm run bench`; edit outside these markers) -->'
-const END = '<!-- bench:results:end -->'
+/** The markers of each generated section: the full run's figures, and the quick run's (a regression guard). */
+const MARKERS = {
+  full: { start: '<!-- bench:results:start (written by `npm run bench`; edit outside these markers) -->', end: '<!-- bench:results:end -->' },
+  quick: { start: '<!-- bench:quick:start (written by `npm run bench -- --quick`; edit outside these markers) -->', end: '<!-- bench:quick:end -->' },
+}
+export type DocsSectionKind = keyof typeof MARKERS
 
 export class ResultsFile {
   readonly path: string
@@ -32,8 +36,9 @@ export class ResultsFile {
 
 /** The generated section: the machine, then every table. */
 export function docsSection(machine: MachineInfo, config: BenchConfig, tables: Table[], loadAvg: number): string {
+  const command = config.quick ? 'npm run bench -- --quick' : 'npm run bench'
   const lines = [
-    `Measured ${machine.date.slice(0, 10)} with \`npm run bench\` (${config.reps} repetitions, ${config.runs.toLocaleString('en-US')} runs per throughput scenario, ${config.latencyRuns} runs ${config.latencyGapMs} ms apart per latency scenario).`,
+    `Measured ${machine.date.slice(0, 10)} with \`${command}\` (${config.reps} repetitions, ${config.runs.toLocaleString('en-US')} runs per throughput scenario, ${config.latencyRuns} runs ${config.latencyGapMs} ms apart per latency scenario).`,
     '',
     `- CPU: ${machine.cpu}, ${machine.cores} cores; memory ${machine.memoryGiB} GiB`,
     `- Shared machine: median 1-minute load average ${loadAvg.toFixed(1)} while measuring (other work was running; compare ratios, not absolutes)`,
@@ -48,16 +53,22 @@ export function docsSection(machine: MachineInfo, config: BenchConfig, tables: T
   return lines.join('\n')
 }
 
-/** Replaces the generated section of docs/benchmarks.md, creating the page around it if needed. */
-export function writeDocs(section: string): void {
-  const block = `${START}\n${section}\n${END}`
-  const current = existsSync(DOCS_PATH) ? readFileSync(DOCS_PATH, 'utf8') : null
-  if (current && current.includes(START.slice(0, 25)) && current.includes(END)) {
-    const from = current.indexOf(START.slice(0, 25))
-    const to = current.indexOf(END) + END.length
+/**
+ * Replaces one generated section of docs/benchmarks.md. A page without the section's
+ * markers gets it appended under a heading of its own.
+ */
+export function writeDocs(section: string, kind: DocsSectionKind = 'full'): void {
+  const { start, end } = MARKERS[kind]
+  const block = `${start}\n${section}\n${end}`
+  const current = existsSync(DOCS_PATH) ? readFileSync(DOCS_PATH, 'utf8') : ''
+  const prefix = start.slice(0, start.indexOf(' ('))
+  if (current.includes(prefix) && current.includes(end)) {
+    const from = current.indexOf(prefix)
+    const to = current.indexOf(end) + end.length
     writeFileSync(DOCS_PATH, current.slice(0, from) + block + current.slice(to))
     return
   }
   mkdirSync(join(REPO, 'docs'), { recursive: true })
-  writeFileSync(DOCS_PATH, `# Benchmarks\n\nRun \`npm run bench\` to measure again.\n\n## Results\n\n${block}\n${current ? `\n${current}` : ''}`)
+  const heading = kind === 'full' ? '## Results' : '## Quick run (regression guard)'
+  writeFileSync(DOCS_PATH, `${current || '# Benchmarks\n'}\n${heading}\n\n${block}\n`)
 }

@@ -26,6 +26,8 @@ function openRaw(path: string): Database.Database {
   db.pragma('busy_timeout = 5000')
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
+  // As errand's store does: statement journals in memory, not in temporary files.
+  db.pragma('temp_store = MEMORY')
   return db
 }
 
