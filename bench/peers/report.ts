@@ -90,11 +90,12 @@ function retainedTable(summaries: Summary[]): Table {
   const rows = full.map((f) => {
     if (f.na) return [f.system, '-', '-', f.na, '-', '-']
     const empty = find(summaries, f.system, 'retained.empty')
-    const cost = empty?.perSec && f.perSec ? `${((f.perSec.median / empty.perSec.median - 1) * 100).toFixed(0)}%` : '-'
+    // Positive: slower with the history; negative: faster (noise, or a warmer cache).
+    const cost = empty?.perSec && f.perSec ? `${((1 - f.perSec.median / empty.perSec.median) * 100).toFixed(0)}%` : '-'
     return [f.system, tunedLabel(f.system), cell(empty), cell(f), cost, f.seedMs ? `${(f.seedMs.median / 1000).toFixed(1)} s` : '-']
   })
   return {
-    title: `Processing (tuned setting, one process) with ${count === undefined ? 'a history of' : count.toLocaleString('en-US')} finished jobs retained in the table versus an empty one (jobs/s: median (min-max); cost: retained over empty, medians)`,
+    title: `Processing (tuned setting, one process) with ${count === undefined ? 'a history of' : count.toLocaleString('en-US')} finished jobs retained in the table versus an empty one (jobs/s: median (min-max); cost: how much slower the drain is with the history, from the medians; negative is faster)`,
     headers: ['system', 'setting', 'empty table', `${count === undefined ? '' : short(count) + ' '}retained`, 'cost', 'seeding (not timed)'],
     rows,
   }
@@ -200,7 +201,11 @@ function rawTable(summaries: Summary[]): Table {
 function workTable(summaries: Summary[]): Table {
   const rows = summaries
     .filter((s) => s.perJob && s.scenario.startsWith('process.'))
-    .map((s) => [s.system, s.scenario.slice('process.'.length), cell(s), ...['worker CPU us', 'commits', 'tup_returned', 'tup_fetched', 'tup_updated', 'blks_hit'].map((k) => (s.perJob![k] ?? 0).toFixed(2))])
+    .map((s) => [s.system, s.scenario.slice('process.'.length), cell(s), ...['worker CPU us', 'commits', 'tup_returned', 'tup_fetched', 'tup_updated', 'blks_hit'].map((k) => {
+      const value = s.perJob![k]
+      // Counters not read in this run (PEERS_PG_STATS unset, or a store without them): no figure, not zero.
+      return value === undefined || (k !== 'worker CPU us' && value === 0) ? '-' : value.toFixed(2)
+    })])
   return {
     title: 'Work per job while processing: CPU of the worker process, and PostgreSQL counters of the measurement\'s own database (pg_stat_database, PEERS_PG_STATS=1)',
     headers: ['system', 'setting', 'jobs/s', 'worker CPU µs', 'commits', 'rows returned', 'rows fetched', 'rows updated', 'buffer hits'],

@@ -94,7 +94,7 @@ export function backlogSvg(summaries: Summary[], systems: string[]): string {
     const xe = x(first.seconds).toFixed(1)
     out.push(
       `<line x1="${xe}" x2="${xe}" y1="${top}" y2="${top + plotH}" stroke="#999" stroke-dasharray="4 3"/>`,
-      `<text x="${xe}" y="${top - 4}" text-anchor="middle" fill="#666">production ends (on schedule)</text>`,
+      `<text x="${xe}" y="${top - 4}" text-anchor="end" fill="#666">production ends</text>`,
     )
   }
   for (const l of lines) {
