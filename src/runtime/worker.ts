@@ -233,11 +233,11 @@ export class Worker {
     entry.done = executeAttempt(run, task, controller, this.services)
       .then((settlement) => this.settle(entry, settlement, startedAt))
       .catch((error: unknown) => this.reportError(error))
-      .finally(() => this.release(run.id))
+      .finally(() => this.forget(run.id))
   }
 
   /** Forgets a run whose result is written; a claim held back by the hold limit may go now. */
-  private release(runId: string): void {
+  private forget(runId: string): void {
     const wasAtLimit = this.active.size >= this.holdLimit()
     this.active.delete(runId)
     if (wasAtLimit) this.fetchSoon()
