@@ -4,13 +4,13 @@
  */
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
 import { Errand } from '../src/index.js'
 import type { NewRun, StoreDriver } from '../src/storage/driver.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
 import { newRunId } from '../src/runtime/ids.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
+import { newRun } from './support/new-run.js'
 
 const url = postgresUrl()
 
@@ -27,31 +27,9 @@ function sortsOverRuns(node: PlanNode): PlanNode[] {
   return [...own, ...(node.Plans ?? []).flatMap(sortsOverRuns)]
 }
 
-function newRun(payloadJson: string, overrides: Partial<NewRun> = {}): NewRun {
-  const now = new Date()
-  return {
-    id: newRunId(now),
-    task: 't',
-    status: 'queued',
-    payloadJson,
-    maxAttempts: 3,
-    priority: 0,
-    queue: null,
-    concurrencyKey: null,
-    concurrencyLimit: null,
-    idempotencyKey: null,
-    jobKey: null,
-    jobKeyMode: null,
-    flags: [],
-    metadataJson: '{}',
-    retryPolicy: { ...DEFAULT_RETRY_POLICY },
-    timeoutMs: null,
-    runAt: now,
-    replayOf: null,
-    replayReason: null,
-    ...overrides,
-  }
-}
+
+/** A run of task `t` with this payload. */
+const runOf = (payloadJson: string, overrides: Partial<NewRun> = {}) => newRun({ task: 't', payloadJson, ...overrides })
 
 describe.skipIf(!url)('postgres store', () => {
   const kind = storeKinds().find((candidate) => candidate.name === 'postgres')
@@ -77,7 +55,7 @@ describe.skipIf(!url)('postgres store', () => {
       ['x', { nested: 'tab\t\u0000\udfff' }],
       { plain: 'stays queryable', n: 1.5e300 },
     ]
-    const results = await driver.runInsertMany({ now: new Date(), runs: odd.map((value) => newRun(JSON.stringify(value), { metadataJson: JSON.stringify({ m: value }) })) })
+    const results = await driver.runInsertMany({ now: new Date(), runs: odd.map((value) => runOf(JSON.stringify(value), { metadataJson: JSON.stringify({ m: value }) })) })
     for (const [index, result] of results.entries()) {
       const stored = await driver.runGet({ id: result.run.id })
       expect(stored?.payload).toEqual(odd[index])
@@ -126,7 +104,7 @@ describe.skipIf(!url)('postgres store', () => {
     const connectionString = `${url as string}${(url as string).includes('?') ? '&' : '?'}application_name=${tag}`
     const owned = postgresStore({ connectionString }, { schema: (store.spec as { schema: string }).schema })
     await owned.migrate()
-    await owned.runInsertMany({ now: new Date(), runs: [newRun('{}')] })
+    await owned.runInsertMany({ now: new Date(), runs: [runOf('{}')] })
     await owned.close()
     const admin = new pg.Client({ connectionString: url as string })
     await admin.connect()
@@ -139,7 +117,7 @@ describe.skipIf(!url)('postgres store', () => {
   it('gives a fresh runs table planner statistics, so claims walk the due index instead of sorting the backlog', async () => {
     const schema = (store.spec as { schema: string }).schema
     for (let batch = 0; batch < 5; batch++) {
-      await driver.runInsertMany({ now: new Date(), runs: Array.from({ length: 1_000 }, (_, i) => newRun('{}', { task: `t${i % 4}` })) })
+      await driver.runInsertMany({ now: new Date(), runs: Array.from({ length: 1_000 }, (_, i) => runOf('{}', { task: `t${i % 4}` })) })
     }
     const client = new pg.Client({ connectionString: url as string })
     await client.connect()
@@ -163,7 +141,7 @@ describe.skipIf(!url)('postgres store', () => {
     try {
       for (let round = 0; round < 20; round++) {
         const now = new Date()
-        await driver.runInsertMany({ now, runs: Array.from({ length: 200 }, () => newRun('{}')) })
+        await driver.runInsertMany({ now, runs: Array.from({ length: 200 }, () => runOf('{}')) })
         const claimed = await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 200, leaseMs: 60_000, now })
         const leases = claimed.map((run) => ({ id: run.id, attempt: run.attempt }))
         const results = [...leases].reverse().map((lease) => ({ ...lease, workerId: 'w', outcome: 'completed' as const, outputJson: '1' }))
@@ -186,7 +164,7 @@ describe.skipIf(!url)('postgres store', () => {
         const batches = [keys, [...keys].reverse(), keys.filter((_, i) => i % 2 === 0).reverse(), keys.filter((_, i) => i % 3 === 0)]
         const outcomes = await Promise.all(
           [driver, ...others].map((store, i) =>
-            store.runInsertMany({ now: new Date(), runs: (batches[i] as string[]).map((key) => newRun('{}', { idempotencyKey: key })) }),
+            store.runInsertMany({ now: new Date(), runs: (batches[i] as string[]).map((key) => runOf('{}', { idempotencyKey: key })) }),
           ),
         )
         const byKey = new Map<string, Set<string>>()

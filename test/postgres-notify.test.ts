@@ -8,39 +8,14 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Errand } from '../src/index.js'
-import type { NewRun, StoreDriver } from '../src/storage/driver.js'
+import type { StoreDriver } from '../src/storage/driver.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
-import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
-import { newRunId } from '../src/runtime/ids.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
 import { nextEvent, waitUntil } from './support/errand.js'
+import { newRun } from './support/new-run.js'
 
 const url = postgresUrl()
 
-function newRun(task = 'ping', key: string | null = null): NewRun {
-  const now = new Date()
-  return {
-    id: newRunId(now),
-    task,
-    status: 'queued',
-    payloadJson: '{}',
-    maxAttempts: 3,
-    priority: 0,
-    queue: null,
-    concurrencyKey: null,
-    concurrencyLimit: null,
-    jobKeyMode: null,
-    idempotencyKey: key,
-    jobKey: null,
-    flags: [],
-    metadataJson: '{}',
-    retryPolicy: { ...DEFAULT_RETRY_POLICY },
-    timeoutMs: null,
-    runAt: now,
-    replayOf: null,
-    replayReason: null,
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

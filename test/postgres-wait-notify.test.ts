@@ -9,12 +9,11 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Errand } from '../src/index.js'
-import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
-import { newRunId } from '../src/runtime/ids.js'
-import type { NewRun, StoreDriver } from '../src/storage/driver.js'
+import type { StoreDriver } from '../src/storage/driver.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
 import { deferred, waitUntil } from './support/errand.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
+import { newRun } from './support/new-run.js'
 
 const url = postgresUrl()
 const TEN_MINUTES = { firstMs: 600_000, maxMs: 600_000 }
@@ -49,30 +48,6 @@ function outcomeOf(wait: Promise<unknown>): { within(from?: number): Promise<unk
   }
 }
 
-function newRun(): NewRun {
-  const now = new Date()
-  return {
-    id: newRunId(now),
-    task: 'ping',
-    status: 'queued',
-    payloadJson: '{}',
-    maxAttempts: 3,
-    priority: 0,
-    queue: null,
-    concurrencyKey: null,
-    concurrencyLimit: null,
-    jobKeyMode: null,
-    idempotencyKey: null,
-    jobKey: null,
-    flags: [],
-    metadataJson: '{}',
-    retryPolicy: { ...DEFAULT_RETRY_POLICY },
-    timeoutMs: null,
-    runAt: now,
-    replayOf: null,
-    replayReason: null,
-  }
-}
 
 describe.skipIf(!url)('postgres: waits notified across processes', () => {
   const kind = storeKinds().find((candidate) => candidate.name === 'postgres')

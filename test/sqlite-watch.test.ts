@@ -5,38 +5,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Errand } from '../src/index.js'
-import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
-import { newRunId } from '../src/runtime/ids.js'
-import type { NewRun, StoreDriver } from '../src/storage/driver.js'
+import type { StoreDriver } from '../src/storage/driver.js'
 import { sqliteStore } from '../src/storage/sqlite/index.js'
 import { nextEvent, waitUntil } from './support/errand.js'
 import { storeKinds, type TestStore } from './support/stores.js'
+import { newRun } from './support/new-run.js'
 
-function newRun(overrides: Partial<NewRun> = {}): NewRun {
-  const now = new Date()
-  return {
-    id: newRunId(now),
-    task: 'ping',
-    status: 'queued',
-    payloadJson: '{}',
-    maxAttempts: 3,
-    priority: 0,
-    queue: null,
-    concurrencyKey: null,
-    concurrencyLimit: null,
-    jobKeyMode: null,
-    idempotencyKey: null,
-    jobKey: null,
-    flags: [],
-    metadataJson: '{}',
-    retryPolicy: { ...DEFAULT_RETRY_POLICY },
-    timeoutMs: null,
-    runAt: now,
-    replayOf: null,
-    replayReason: null,
-    ...overrides,
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -15,6 +15,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import type { ChildJob, ChildMessage, ChildResult } from './child.js'
 import type { StoreKind } from './systems/system.js'
+import type { Measurement } from './summary.js'
 
 const HARNESS = '../../test/support/postgres.js'
 
@@ -162,5 +163,17 @@ export function startChild(job: ChildJob, options: { timeoutMs?: number; onMessa
     result,
     send: (message) => void (child.connected && child.send(message)),
     kill: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')),
+  }
+}
+
+/** What one drain measurement reports: its rate, and the worker's counters and memory when it read them. */
+export function drainMeasurement(runs: number, r: ChildResult): Omit<Measurement, 'system' | 'scenario' | 'label' | 'rep'> {
+  return {
+    runs,
+    done: r.done,
+    elapsedMs: r.elapsedMs,
+    perSec: (r.done / r.elapsedMs) * 1000,
+    ...(r.perJob ? { perJob: r.perJob } : {}),
+    ...(r.rssMb !== undefined ? { rssMb: r.rssMb, peakRssMb: r.peakRssMb, loadedRssMb: r.loadedRssMb } : {}),
   }
 }

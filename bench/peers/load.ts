@@ -17,7 +17,7 @@
  * Every worker process reports its resident memory when its work ends (`rssMb`, `peakRssMb`).
  */
 import type { PeersConfig } from './config.js'
-import { freshLocation, startChild, type ChildHandle, type Servers } from './infra.js'
+import { drainMeasurement, freshLocation, startChild, type ChildHandle, type Servers } from './infra.js'
 import type { Plan } from './run.js'
 import { percentile, type Measurement, type MixedResult } from './summary.js'
 import { tunedVariant, type SystemDef } from './systems/system.js'
@@ -86,12 +86,7 @@ async function drainWithHistory(servers: Servers, system: SystemDef, config: Pee
       : null
     const r = await startChild({ kind: 'process', system: system.name, ...where, runs: config.runs, variant: tunedVariant(system), timeoutMs: config.processTimeoutMs }).result
     return {
-      runs: config.runs,
-      done: r.done,
-      elapsedMs: r.elapsedMs,
-      perSec: (r.done / r.elapsedMs) * 1000,
-      ...(r.perJob ? { perJob: r.perJob } : {}),
-      ...(r.rssMb !== undefined ? { rssMb: r.rssMb, peakRssMb: r.peakRssMb, loadedRssMb: r.loadedRssMb } : {}),
+      ...drainMeasurement(config.runs, r),
       retained,
       ...(seed ? { seedMs: seed.elapsedMs } : {}),
     }

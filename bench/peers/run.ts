@@ -7,7 +7,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { readConfig, type PeersConfig } from './config.js'
-import { freshLocation, startChild, startServers, type Servers } from './infra.js'
+import { drainMeasurement, freshLocation, startChild, startServers, type Servers } from './infra.js'
 import { renderReport } from './report.js'
 import { loadPlans } from './load.js'
 import { percentile, summarize, type Measurement } from './summary.js'
@@ -54,14 +54,7 @@ function plansFor(system: SystemDef, config: PeersConfig): Plan[] {
           const timeoutMs = variant.defaults ? config.slowTimeoutMs : config.processTimeoutMs
           try {
             const r = await startChild({ kind: 'process', system: system.name, ...where, runs: config.runs, variant, timeoutMs }).result
-            return {
-              runs: config.runs,
-              done: r.done,
-              elapsedMs: r.elapsedMs,
-              perSec: (r.done / r.elapsedMs) * 1000,
-              ...(r.perJob ? { perJob: r.perJob } : {}),
-              ...(r.rssMb !== undefined ? { rssMb: r.rssMb, peakRssMb: r.peakRssMb, loadedRssMb: r.loadedRssMb } : {}),
-            }
+            return drainMeasurement(config.runs, r)
           } finally {
             await where.drop()
           }
