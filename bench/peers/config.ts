@@ -15,6 +15,8 @@
  * - `PEERS_WRITE_DOCS=1`: rewrite the Peers section of docs/benchmarks.md and its chart.
  */
 export interface PeersConfig {
+  /** The errand commit measured, recorded with the run so that a re-render reports it rather than the current one. */
+  errandCommit?: string
   quick: boolean
   runs: number
   reps: number

@@ -31,11 +31,17 @@ const pkgVersion = (name: string): string => {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version : 'not installed'
 }
 
-function versions(): string[] {
+/** The last commit that changed src/: the errand code a run measures. */
+export function errandSourceCommit(): string {
+  return sh('git log -1 --format=%h -- src')
+}
+
+/** Versions of everything measured; `errandCommit` is the one recorded when the run was made, if known. */
+export function versions(errandCommit?: string): string[] {
   const errand = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
   const pgBin = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((d) => existsSync(join(d, 'postgres')))
   return [
-    `errand ${errand} from source at commit ${sh('git log -1 --format=%h -- src')} (last change to src/)`,
+    `errand ${errand} from source at commit ${errandCommit ?? errandSourceCommit()} (last change to src/)`,
     `graphile-worker ${pkgVersion('graphile-worker')}`,
     `pg-boss ${pkgVersion('pg-boss')}`,
     `BullMQ ${pkgVersion('bullmq')} with ioredis ${pkgVersion('ioredis')}`,
@@ -64,7 +70,7 @@ export function writeDocs(tables: Table[], summaries: Summary[], config: PeersCo
     '',
     'Versions:',
     '',
-    ...versions().map((v) => `- ${v}`),
+    ...versions(config.errandCommit).map((v) => `- ${v}`),
     '',
     `![Jobs per second per system and scenario](${CHART})`,
     '',

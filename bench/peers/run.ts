@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { readConfig, type PeersConfig } from './config.js'
 import { drainMeasurement, freshLocation, startChild, startServers, type Servers } from './infra.js'
+import { errandSourceCommit } from './docs.js'
 import { renderReport } from './report.js'
 import { loadPlans } from './load.js'
 import { percentile, summarize, type Measurement } from './summary.js'
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
   const startedAt = new Date()
   const resultsPath = join(resultsDir, `peers-${startedAt.toISOString().replace(/[:.]/g, '-')}.jsonl`)
   const log = (record: object) => appendFileSync(resultsPath, `${JSON.stringify(record)}\n`)
+  config.errandCommit = errandSourceCommit()
   log({ type: 'run', startedAt: startedAt.toISOString(), config })
   console.log(`bench:peers: ${plans.length} measurements x ${config.reps} repetition(s), ${config.runs} jobs each${config.quick ? ' (quick mode)' : ''}`)
   const servers = await startServers()

@@ -44,11 +44,14 @@ export function throughputSvg(summaries: Summary[], scenarios: Array<[string, st
         `<text x="${(x + barW / 2).toFixed(1)}" y="${(yy - 3).toFixed(1)}" text-anchor="middle" font-size="8" transform="rotate(-60 ${(x + barW / 2).toFixed(1)} ${(yy - 3).toFixed(1)})">${short(s.perSec.median)}</text>`,
       )
     })
-    out.push(`<text x="${(left + g * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 16}" text-anchor="middle">${esc(header)}</text>`)
+    const cx = (left + g * groupW + groupW / 2).toFixed(1)
+    const lines = wrapLabel(header)
+    const spans = lines.map((line, n) => `<tspan x="${cx}" dy="${n === 0 ? 0 : 12}">${esc(line)}</tspan>`).join('')
+    out.push(`<text x="${cx}" y="${top + plotH + 16}" text-anchor="middle">${spans}</text>`)
   })
   systems.forEach((system, i) => {
     const x = left + (i % 3) * 300
-    const yy = H - 48 + Math.floor(i / 3) * 18
+    const yy = H - 38 + Math.floor(i / 3) * 18
     out.push(`<rect x="${x}" y="${yy - 9}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${x + 18}" y="${yy + 1}">${esc(system)}</text>`)
   })
   out.push('</svg>')
@@ -114,4 +117,13 @@ export function backlogSvg(summaries: Summary[], systems: string[]): string {
 function niceCeil(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v))
   return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v) ?? 10 * p
+}
+
+/** A group label on at most two lines, split at the space nearest its middle, so neighbours do not overlap. */
+function wrapLabel(label: string): string[] {
+  if (label.length <= 14 || !label.includes(' ')) return [label]
+  const middle = label.length / 2
+  let cut = -1
+  for (let i = label.indexOf(' '); i !== -1; i = label.indexOf(' ', i + 1)) if (cut === -1 || Math.abs(i - middle) < Math.abs(cut - middle)) cut = i
+  return [label.slice(0, cut), label.slice(cut + 1)]
 }
