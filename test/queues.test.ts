@@ -27,6 +27,23 @@ async function allFinished(errand: Errand, count: number): Promise<void> {
 describe.each(storeKinds())('serial queues, concurrency keys and flags on $name', (kind) => {
   const t = useErrand(kind)
 
+  it('a worker given queues runs only those queues, leaving other runs to other workers', async () => {
+    const seen: string[] = []
+    const job = defineTask({ name: 'job', run: async (payload: { tag: string }) => void seen.push(payload.tag) })
+    const tasks = t.errand.register({ job })
+    await tasks.job.enqueue({ tag: 'mail' }, { queue: 'mail' })
+    await tasks.job.enqueue({ tag: 'plain' })
+    await tasks.job.enqueue({ tag: 'billing' }, { queue: 'billing' })
+    await t.errand.worker({ ...fast, queues: ['mail'] }).start()
+    await waitUntil(() => seen.includes('mail'), 10_000, 'the mail run')
+    await new Promise((resolve) => setTimeout(resolve, 200)) // several polls
+    expect(seen).toEqual(['mail'])
+    await t.errand.worker(fast).start()
+    await allFinished(t.errand, 3)
+    expect([...seen].sort()).toEqual(['billing', 'mail', 'plain'])
+    expect(() => t.errand.worker({ queues: [] })).toThrow(/queues must be a non-empty array/)
+  })
+
   it('a queue runs one at a time in order across workers; a retry wait holds the queue', async () => {
     const track = tracker()
     const step = defineTask({

@@ -1,6 +1,6 @@
 import { parseDuration, type Duration } from '../core/durations.js'
 import { InvalidOptionError } from '../core/errors.js'
-import { checkFlags } from '../core/queue-options.js'
+import { checkFlags, checkName } from '../core/queue-options.js'
 
 /** Most flags a worker may forbid. */
 const MAX_FORBIDDEN_FLAGS = 1_000
@@ -34,6 +34,11 @@ export interface WorkerOptions {
    * hit); if it throws, the worker skips that claim and reports a `worker.error`. Default none.
    */
   forbiddenFlags?: ForbiddenFlags
+  /**
+   * Only take runs in these serial queues (runs without a queue are left to other workers),
+   * for a worker dedicated to some queues. Default: any run.
+   */
+  queues?: string[]
 
   /**
    * Whether this worker also ticks schedules (enqueues the runs of due ticks). Any number of
@@ -54,6 +59,7 @@ export interface ResolvedWorkerOptions {
   retentionMs: number | null
   workerId: string | null
   forbiddenFlags: ForbiddenFlags
+  queues: string[] | null
   scheduler: boolean
 }
 
@@ -78,8 +84,17 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     retentionMs: options.retention === false ? null : parseDuration(options.retention ?? '7d'),
     workerId: options.workerId ?? null,
     forbiddenFlags: typeof options.forbiddenFlags === 'function' ? options.forbiddenFlags : checkForbiddenFlags(options.forbiddenFlags),
+    queues: checkQueues(options.queues),
     scheduler: options.scheduler ?? true,
   }
+}
+
+function checkQueues(queues: unknown): string[] | null {
+  if (queues === undefined) return null
+  if (!Array.isArray(queues) || queues.length === 0) throw new InvalidOptionError('queues must be a non-empty array of queue names')
+  const names = queues.map((queue) => checkName(queue, 'queues[]'))
+  if (names.includes(null)) throw new InvalidOptionError('queues must not contain null')
+  return [...new Set(names as string[])]
 }
 
 /** Checks a list of forbidden flags, as given or as a worker's function returned it. */

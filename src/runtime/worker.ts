@@ -214,6 +214,7 @@ export class Worker {
         leaseMs: this.options.leaseMs,
         now: this.internals.clock.now(),
         forbiddenFlags,
+        queues: this.options.queues,
       })
       if (claimed.length === limit) full = true
       for (const run of claimed) this.startRun(run)

@@ -107,6 +107,8 @@ export interface RunClaimParams {
   now: Date
   /** Runs carrying any of these flags are left for other workers. Default none. */
   forbiddenFlags?: string[]
+  /** Only runs in these serial queues (runs without a queue are left too). Default: any run. */
+  queues?: string[] | null
 }
 
 /** An attempt held by a worker. */

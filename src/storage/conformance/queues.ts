@@ -39,6 +39,18 @@ export function queueSuite({ driver, another }: SuiteContext): void {
       expect((await claimAll(driver(), at(3))).map((r) => r.id)).toEqual([late])
     })
 
+    it('a claim limited to some queues takes runs of those queues only, in queue order', async () => {
+      const [a1, a2, b1, plain] = await insert(driver(), [newRun({ queue: 'a' }), newRun({ queue: 'a' }), newRun({ queue: 'b' }), newRun()])
+      const claim = (queues: string[] | null, workerId: string, now = T0) =>
+        driver().runClaim({ workerId, tasks: ['task-a'], limit: 10, leaseMs: 30_000, now, queues })
+      expect((await claim(['a', 'missing'], 'w1')).map((r) => r.id)).toEqual([a1])
+      expect((await claim(['a'], 'w2')).map((r) => r.id)).toEqual([]) // the queue is held by a1
+      expect((await claim(null, 'w3')).map((r) => r.id).sort()).toEqual([b1, plain].sort())
+      const [held] = await driver().runList({ limit: 10, status: ['running'], queue: 'a' }).then((page) => page.runs)
+      await finishOne(driver(), held!, { outcome: 'completed', outputJson: '1' })
+      expect((await claim(['a'], 'w4', at(1))).map((r) => r.id)).toEqual([a2])
+    })
+
     it('a run waiting for its retry keeps the queue: later runs do not overtake it', async () => {
       const [failing, next] = await insert(driver(), [newRun({ queue: 'q' }), newRun({ queue: 'q', priority: -5, runAt: at(10) })])
       const [run] = await claimAll(driver())

@@ -22,7 +22,8 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
  *   count. `slots` admits the key's runs in order up to the smallest limit among them.
  *
  * Runs with neither pay for two `IS NULL` tests and a DISTINCT over at most `limit` rows.
- * `$6` are the worker's forbidden flags (`?|`: any of them present).
+ * `$6` are the worker's forbidden flags (`?|`: any of them present); `$7` the serial queues it
+ * takes runs of, or null for any run.
  *
  * Planner traps, both seen: the final UPDATE matches ids through an array (a join on the
  * CTE was planned as a hash join over a sequential scan of every run: 13 ms instead of
@@ -35,6 +36,7 @@ export function claimStatement(s: string): string {
       SELECT r.id, r.queue, r.concurrency_key, r.concurrency_limit, r.attempt, r.priority, r.run_at FROM ${s}.runs r
       WHERE r.status IN ('scheduled', 'queued') AND r.run_at <= $1 AND r.task = ANY($2::text[])
         AND (cardinality($6::text[]) = 0 OR NOT r.flags ?| $6::text[])
+        AND ($7::text[] IS NULL OR r.queue = ANY($7::text[]))
         AND (r.queue IS NULL OR EXISTS (
           SELECT 1 FROM ${s}.queues q
           WHERE q.name = r.queue AND (q.holder = r.id OR (

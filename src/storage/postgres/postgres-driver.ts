@@ -242,7 +242,7 @@ export class PostgresDriver implements StoreDriver {
     if (params.limit <= 0 || params.tasks.length === 0) return []
     await this.ready()
     const lease = new Date(params.now.getTime() + params.leaseMs)
-    const values = [params.now, params.tasks, params.limit, params.workerId, lease, params.forbiddenFlags ?? []]
+    const values = [params.now, params.tasks, params.limit, params.workerId, lease, params.forbiddenFlags ?? [], params.queues ?? null]
     const rows = await this.rows<RunRow>(this.sql.claim, values)
     // UPDATE ... RETURNING gives rows in no particular order.
     return rows.map(runFromRow).sort(claimOrder)

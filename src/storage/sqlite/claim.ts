@@ -16,7 +16,8 @@
  *   smallest so far) is not exceeded.
  *
  * Runs with neither pay for two `IS NULL` tests and the window functions over at most
- * `limit` rows. Flags are tested only when the worker forbids some (`@forbidden` not null).
+ * `limit` rows. Flags are tested only when the worker forbids some (`@forbidden` not null), queue names only
+ * when the worker takes runs of some queues only (`@queues` not null).
  */
 export const SQLITE_CLAIM = `
   UPDATE errand_runs
@@ -28,6 +29,7 @@ export const SQLITE_CLAIM = `
       FROM errand_runs AS r INDEXED BY errand_runs_due
       WHERE r.status IN ('scheduled', 'queued') AND r.run_at <= @now
         AND r.task IN (SELECT value FROM json_each(@tasks))
+        AND (@queues IS NULL OR r.queue IN (SELECT value FROM json_each(@queues)))
         AND (@forbidden IS NULL OR r.flags = '[]' OR NOT EXISTS (
           SELECT 1 FROM json_each(r.flags) AS f WHERE f.value IN (SELECT value FROM json_each(@forbidden))))
         AND (r.queue IS NULL OR (NOT EXISTS (

@@ -209,6 +209,7 @@ export class SqliteDriver implements StoreDriver {
           worker: params.workerId,
           tasks: JSON.stringify(params.tasks),
           forbidden: params.forbiddenFlags?.length ? JSON.stringify(params.forbiddenFlags) : null,
+          queues: params.queues ? JSON.stringify(params.queues) : null,
           limit: params.limit,
         }) as RunRow[],
     )
