@@ -126,7 +126,7 @@ describe.skipIf(!url)('postgres store', () => {
       for (let i = 0; i < 100 && !(await analyzed()); i++) await new Promise((resolve) => setTimeout(resolve, 50))
       expect(await analyzed()).toBeGreaterThan(0)
       const claim = new PostgresStatements(`"${schema}"`, true).claim
-      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${claim}`, [new Date(), ['t0', 't1'], 50, 'w', new Date(), []])
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${claim}`, [new Date(), ['t0', 't1'], 50, 'w', new Date(), [], null])
       const plan = JSON.stringify(rows[0]['QUERY PLAN'])
       expect(plan).toContain('"Index Name":"runs_due"')
       // Sorting the few claimed rows (per queue, per key) is fine; sorting the runs table is not.
