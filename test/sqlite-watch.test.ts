@@ -79,6 +79,27 @@ describe('sqlite: cross-process wake-ups (data_version watch)', () => {
     }
   })
 
+  it('a wait ends when another instance finishes the run: woken by the watch, not by its reads', async () => {
+    const waiting = new Errand({ store: open() })
+    const working = new Errand({ store: open() })
+    closers.push(() => waiting.close(), () => working.close({ timeout: '2s' }))
+    // Reads every ten minutes: within the waits' 40 s timeouts only a wake-up can end them.
+    const tenMinutes = { firstMs: 600_000, maxMs: 600_000 }
+    waiting['internals'].waitPacing = { polled: tenMinutes, notified: tenMinutes }
+    for (const errand of [waiting, working]) {
+      errand.task('ok', {}, async () => 'done')
+      errand.task('idle', {}, async () => 'never started: no worker runs this task')
+    }
+    await working.worker({ pollInterval: '50ms', tasks: ['ok'] }).start()
+    const completed = waiting.enqueueAndWait('ok', {}, { timeout: '40s' })
+    const idle = await waiting.enqueue('idle', {})
+    const cancelled = waiting.runs.wait(idle.id, { timeout: '40s' }).catch((error: unknown) => error)
+    await sleep(100) // both waits armed and past their first read
+    await working.runs.cancel(idle.id, { reason: 'not needed' })
+    expect(await completed).toMatchObject({ output: 'done', run: { status: 'completed' } })
+    expect(await cancelled).toMatchObject({ code: 'run_cancelled', run: { id: idle.id, status: 'cancelled' } })
+  })
+
   it('watchIntervalMs 0 turns the watch off', async () => {
     const quiet = open({ watchIntervalMs: 0 })
     const other = open()

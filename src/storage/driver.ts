@@ -280,7 +280,7 @@ export interface StoreDriver extends StoreDriverInsights {
   subscribeRunsAvailable?(listener: () => void): () => void
   /**
    * Optional: notification, from any process, that a run reached a final status
-   * (PostgreSQL LISTEN/NOTIFY). Resolves once the watch is armed: from then on a finish
+   * (PostgreSQL LISTEN/NOTIFY, SQLite's `data_version` watch). Resolves once the watch is armed: from then on a finish
    * calls `onFinished`, and so does a lost notification connection coming back (what was
    * sent meanwhile is lost), so a read of the run made after it resolves misses no finish.
    * May also call it for nothing. Resolves with the function that stops watching, or null

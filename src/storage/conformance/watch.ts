@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { StoreDriver } from '../driver.js'
 import { at, claimAll, finishOne, insert, newRun, type SuiteContext } from './fixtures.js'
 
-/** The optional notification of a run's finish; skipped for stores without it (SQLite). */
+/** The optional notification of a run's finish; skipped for stores without it, or with it turned off. */
 export function watchSuite({ driver, another }: SuiteContext): void {
   describe('watching a run finish', () => {
     it("calls back once another driver finishes the watched run, by any path, and not after the watch stops", async ({ skip }) => {

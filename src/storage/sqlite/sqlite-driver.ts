@@ -31,6 +31,7 @@ import type {
   RunRecord,
   RunProgressSetParams,
   RunRescueExpiredParams,
+  RunWatchFinishedParams,
   ScheduleRecord,
   ScheduleReleaseHeldParams,
   SchedulePeekResult,
@@ -81,8 +82,9 @@ export interface SqliteStoreOptions {
    */
   busyTimeoutMs?: number
   /**
-   * How often an idle worker checks whether another process committed to the file, in ms:
-   * runs enqueued elsewhere start within about this long instead of at the next poll.
+   * How often an idle worker or a wait checks whether another process committed to the
+   * file, in ms: runs enqueued elsewhere start, and waits for runs finished elsewhere
+   * return, within about this long instead of at the next poll.
    * Default 5 (a check costs a few microseconds: under 0.1% of a core); `0` turns it off (the
    * poll alone finds them).
    */
@@ -141,6 +143,7 @@ export class SqliteDriver implements StoreDriver {
         ? new SqliteChangeWatcher({
             readVersion: () => this.sql.dataVersion.get() as number,
             anyDue: () => this.sql.anyDue.get(Date.now()) !== undefined,
+            finishedAmong: (ids) => this.sql.finishedAmong.all(JSON.stringify(ids)) as string[],
             intervalMs: watchIntervalMs,
             // A failed check (the file is locked for a schema change, say) only delays a hint.
             onError: () => {},
@@ -150,6 +153,12 @@ export class SqliteDriver implements StoreDriver {
 
   subscribeRunsAvailable(listener: () => void): () => void {
     return this.watcher && !this.closed ? this.watcher.subscribe(listener) : () => {}
+  }
+
+  async watchRunFinished(params: RunWatchFinishedParams): Promise<(() => void) | null> {
+    if (!this.watcher) return null
+    this.assertOpen()
+    return this.watcher.watchFinished(params.id, params.onFinished)
   }
 
   async migrate(): Promise<void> {

@@ -40,6 +40,7 @@ export class SqliteStatements {
   readonly listAttempts: Database.Statement
   readonly dataVersion: Database.Statement
   readonly anyDue: Database.Statement
+  readonly finishedAmong: Database.Statement
 
   constructor(db: Database.Database) {
     this.insertRun = db.prepare(`
@@ -53,6 +54,9 @@ export class SqliteStatements {
     this.dataVersion = db.prepare('PRAGMA data_version').pluck()
     this.anyDue = db.prepare(`
       SELECT 1 FROM errand_runs INDEXED BY errand_runs_due WHERE status IN ('scheduled', 'queued') AND run_at <= ? LIMIT 1`).pluck()
+    this.finishedAmong = db.prepare(`
+      SELECT j.value FROM json_each(?) AS j
+      WHERE NOT EXISTS (SELECT 1 FROM errand_runs r WHERE r.id = j.value AND r.status NOT IN ('completed', 'cancelled', 'dead_lettered'))`).pluck()
     this.heartbeat = db.prepare(`
       UPDATE errand_runs SET lease_expires_at = ?, updated_at = ?
       WHERE id = ? AND status = 'running' AND attempt = ?`)
