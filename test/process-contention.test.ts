@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Errand } from '../src/runtime/errand.js'
 import { storeKinds, type StoreSpec, type TestStore } from './support/stores.js'
-import { parentErrand, ProcessGroup, readAcks, tempDir, testSeed, waitUntil, WorkerPool, type Child } from './process/cluster.js'
+import { type Child, parentErrand, ProcessGroup, readAcks, tearDownProcessTest, tempDir, testSeed, waitUntil, WorkerPool } from './process/cluster.js'
 import { anyRunPending, checkLedger, formatReport, listAllRuns, readFinalState, readLedgers, RunWatcher } from './process/ledger.js'
 import { seededRandom, type ProducerProcessConfig, type WorkerProcessConfig } from './process/protocol.js'
 
@@ -42,10 +42,7 @@ describe.each(storeKinds())('process: contention on one store ($name)', (kind) =
   let dir: ReturnType<typeof tempDir> | undefined
 
   afterEach(async () => {
-    await group?.killAll()
-    await errand?.close({ timeout: '1s' })
-    await store?.cleanup()
-    dir?.remove()
+    await tearDownProcessTest({ group, errand, store, dir })
     group = errand = store = dir = undefined
   })
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Errand } from '../src/runtime/errand.js'
 import type { StoreDriver } from '../src/storage/driver.js'
 import { storeKinds, type TestStore } from './support/stores.js'
-import { parentErrand, ProcessGroup, tempDir, waitUntil } from './process/cluster.js'
+import { parentErrand, ProcessGroup, tearDownProcessTest, tempDir, waitUntil } from './process/cluster.js'
 import { anyRunPending, checkLedger, formatReport, LedgerTail, listAllRuns, readFinalState, readLedgers } from './process/ledger.js'
 import { LEDGER_TASK, type JobPayload, type WorkerProcessConfig } from './process/protocol.js'
 
@@ -24,10 +24,7 @@ describe.each(storeKinds())('process: graceful shutdown ($name)', (kind) => {
   let dir: ReturnType<typeof tempDir> | undefined
 
   afterEach(async () => {
-    await group?.killAll()
-    await errand?.close({ timeout: '1s' })
-    await store?.cleanup()
-    dir?.remove()
+    await tearDownProcessTest({ group, errand, store, dir })
     group = errand = store = dir = undefined
   })
 

@@ -12,7 +12,7 @@ import type { Errand } from '../src/runtime/errand.js'
 import type { EnqueueOptions } from '../src/core/run-options.js'
 import type { Attempt, Run } from '../src/core/run.js'
 import { storeKinds, type TestStore } from './support/stores.js'
-import { parentErrand, ProcessGroup, tempDir, waitUntil, WorkerPool } from './process/cluster.js'
+import { parentErrand, ProcessGroup, tearDownProcessTest, tempDir, waitUntil, WorkerPool } from './process/cluster.js'
 import { anyRunPending, checkLedger, formatReport, readFinalState, readLedgers } from './process/ledger.js'
 import { LEDGER_TASK, type JobPayload, type Outcome, type WorkerProcessConfig } from './process/protocol.js'
 
@@ -92,10 +92,7 @@ describe.each(storeKinds())('process: misbehaving handlers ($name)', (kind) => {
   let dir: ReturnType<typeof tempDir> | undefined
 
   afterEach(async () => {
-    await group?.killAll()
-    await errand?.close({ timeout: '1s' })
-    await store?.cleanup()
-    dir?.remove()
+    await tearDownProcessTest({ group, errand, store, dir })
     group = errand = store = dir = undefined
   })
 

@@ -14,7 +14,7 @@ import { existsSync, statSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Errand } from '../src/runtime/errand.js'
 import { storeKinds, type TestStore } from './support/stores.js'
-import { LONG_TESTS, parentErrand, ProcessGroup, tempDir, testSeed, waitUntil, WorkerPool } from './process/cluster.js'
+import { LONG_TESTS, parentErrand, ProcessGroup, tearDownProcessTest, tempDir, testSeed, waitUntil, WorkerPool } from './process/cluster.js'
 import { anyRunPending, checkLedger, formatReport, LedgerTail, readFinalState, readLedgers, RunWatcher } from './process/ledger.js'
 import { between, LEDGER_TASK, seededRandom, type JobPayload, type WorkerProcessConfig } from './process/protocol.js'
 
@@ -37,10 +37,7 @@ describe.each(storeKinds())('process: SIGKILL workers mid-run ($name)', (kind) =
   let dir: ReturnType<typeof tempDir> | undefined
 
   afterEach(async () => {
-    await group?.killAll()
-    await errand?.close({ timeout: '1s' })
-    await store?.cleanup()
-    dir?.remove()
+    await tearDownProcessTest({ group, errand, store, dir })
     group = errand = store = dir = undefined
   })
 

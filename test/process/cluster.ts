@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Errand } from '../../src/runtime/errand.js'
-import { openStore, type StoreSpec } from '../support/stores.js'
+import { openStore, type StoreSpec, type TestStore } from '../support/stores.js'
 import type { Death, Stall } from './ledger.js'
 import { LEDGER_TASK, type ChildMessage, type JobPayload, type ProducerProcessConfig, type WorkerProcessConfig } from './protocol.js'
 
@@ -246,6 +246,22 @@ export class WorkerPool {
     for (const child of live) child.signal('SIGTERM')
     return Promise.all(live.map((child) => child.exited))
   }
+}
+
+/** What a process test sets up; any of it may be missing when the test failed early. */
+export interface ProcessTestParts {
+  group?: ProcessGroup | undefined
+  store?: TestStore | undefined
+  errand?: Errand | undefined
+  dir?: ReturnType<typeof tempDir> | undefined
+}
+
+/** Tears down what a process test set up: the child processes first (they hold the store), then the parent errand, the store and the folder. */
+export async function tearDownProcessTest(parts: ProcessTestParts): Promise<void> {
+  await parts.group?.killAll()
+  await parts.errand?.close({ timeout: '1s' })
+  await parts.store?.cleanup()
+  parts.dir?.remove()
 }
 
 /** An errand in the test process on the same store, with `ledger-task` registered (it never runs here). */
