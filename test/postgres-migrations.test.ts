@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_RETRY_POLICY } from '../src/core/retry.js'
 import { POSTGRES_MIGRATIONS } from '../src/storage/postgres/migrations.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
+import { newRun } from './support/new-run.js'
 import { postgresUrl } from './support/stores.js'
 
 const url = postgresUrl()
@@ -118,29 +118,7 @@ describe.skipIf(!url)('postgres migrations', () => {
       const now = new Date()
       const [inserted] = await first.runInsertMany({
         now,
-        runs: [
-          {
-            id: '01900000-0000-7000-8000-000000000001',
-            task: 't',
-            status: 'queued',
-            payloadJson: '{"ok":true}',
-            maxAttempts: 1,
-            priority: 0,
-            queue: null,
-            concurrencyKey: null,
-    concurrencyLimit: null,
-    jobKeyMode: null,
-            idempotencyKey: null,
-            jobKey: null,
-            flags: [],
-            metadataJson: '{}',
-            retryPolicy: { ...DEFAULT_RETRY_POLICY },
-            timeoutMs: null,
-            runAt: now,
-            replayOf: null,
-            replayReason: null,
-          },
-        ],
+        runs: [newRun({ id: '01900000-0000-7000-8000-000000000001', task: 't', payloadJson: '{"ok":true}', maxAttempts: 1, runAt: now })],
       })
       expect(inserted?.created).toBe(true)
       const [claimed] = await second.runClaim({ workerId: 'w', tasks: ['t'], limit: 5, leaseMs: 10_000, now })
