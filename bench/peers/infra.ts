@@ -7,7 +7,7 @@
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,6 +18,13 @@ import type { StoreKind } from './systems/system.js'
 import type { Measurement } from './summary.js'
 
 const HARNESS = '../../test/support/postgres.js'
+/** What the bench uses of the test harness, imported at run time (it is outside this package). */
+interface Harness {
+  default(): Promise<() => Promise<void>>
+  POSTGRES_URL_ENV: string
+  POSTGRES_SKIP_ENV: string
+  freePort(): Promise<number>
+}
 
 export interface Servers {
   postgresUrl: string
@@ -27,12 +34,12 @@ export interface Servers {
 }
 
 export async function startServers(): Promise<Servers> {
-  const harness = (await import(HARNESS)) as { default(): Promise<() => Promise<void>>; POSTGRES_URL_ENV: string; POSTGRES_SKIP_ENV: string }
+  const harness = (await import(HARNESS)) as Harness
   const stopPostgres = await harness.default()
   const postgresUrl = process.env[harness.POSTGRES_URL_ENV]
   if (!postgresUrl) throw new Error(`PostgreSQL is needed: ${process.env[harness.POSTGRES_SKIP_ENV] ?? 'the harness did not start it'}`)
   const scratch = mkdtempSync(join(tmpdir(), 'errand-peers-'))
-  const redis = await startRedis(scratch)
+  const redis = await startRedis(scratch, await harness.freePort())
   return {
     postgresUrl,
     redisUrl: redis.url,
@@ -54,8 +61,7 @@ function redisBinary(): string {
   }
 }
 
-async function startRedis(dir: string): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort()
+async function startRedis(dir: string, port: number): Promise<{ url: string; process: ChildProcess }> {
   // No AOF and no snapshots: BullMQ's figures are for in-memory Redis, stated as such in the docs.
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no']
   const child = spawn(redisBinary(), args, { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -70,22 +76,9 @@ async function startRedis(dir: string): Promise<{ url: string; process: ChildPro
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    import('node:net').then(({ connect }) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => (socket.destroy(), resolve(true)))
-      socket.once('error', () => resolve(false))
-    })
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
   })
 }
 

@@ -156,7 +156,8 @@ function serverLog(dataDir: string): string {
   }
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on the loopback interface that nothing listens on now (the bench's Redis uses it too). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer()
     probe.once('error', reject)
