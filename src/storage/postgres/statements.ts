@@ -124,11 +124,13 @@ export class PostgresStatements {
     // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed. See KEYED_BY_ID.
     this.heartbeat = `
       WITH locked AS (
-        SELECT r.id, r.status, r.attempt FROM ${s}.runs r WHERE r.id = ANY($3::text[]) ORDER BY r.id FOR UPDATE OF r
+        SELECT r.id, r.status, r.attempt, l.attempt AS lease_attempt
+        FROM unnest($3::text[], $4::int4[]) AS l(id, attempt) JOIN ${s}.runs r ON r.id = l.id
+        WHERE r.id = ANY($3::text[])
+        ORDER BY r.id FOR UPDATE OF r
       )
       UPDATE ${s}.runs r SET lease_expires_at = $1, updated_at = $2
-      FROM unnest($3::text[], $4::int4[]) AS l(id, attempt) JOIN locked ON locked.id = l.id
-      WHERE r.id = locked.id AND locked.status = 'running' AND locked.attempt = l.attempt
+      FROM locked WHERE r.id = locked.id AND locked.status = 'running' AND locked.attempt = locked.lease_attempt
       RETURNING r.id, r.attempt`
     // Every result is fenced on its own (id, running, attempt), its row locked in id order
     // (LOCK_IN_ORDER, KEYED_BY_ID); the attempt record is written
@@ -140,7 +142,11 @@ export class PostgresStatements {
         SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
           WITH ORDINALITY AS i(id, attempt, outcome, worker_id, output, error, next_run_at, payload, ord)
       ), locked AS (
-        SELECT r.id, r.status, r.attempt FROM ${s}.runs r WHERE r.id = ANY($1::text[]) ORDER BY r.id FOR UPDATE OF r
+        SELECT r.id, r.status, r.attempt AS current_attempt, i.attempt, i.outcome, i.worker_id, i.output, i.error, i.next_run_at,
+          i.payload, i.ord
+        FROM input i JOIN ${s}.runs r ON r.id = i.id
+        WHERE r.id = ANY($1::text[])
+        ORDER BY r.id FOR UPDATE OF r
       ), done AS (
         UPDATE ${s}.runs r SET
           status = CASE i.outcome WHEN 'completed' THEN 'completed' WHEN 'retry' THEN 'scheduled' WHEN 'sleep' THEN 'scheduled'
@@ -153,8 +159,8 @@ export class PostgresStatements {
           -- A release or a durable sleep gives the attempt back: attempt, the fence, only grows.
           max_attempts = CASE WHEN i.outcome IN ('released', 'sleep') THEN r.max_attempts + 1 ELSE r.max_attempts END,
           locked_by = NULL, lease_expires_at = NULL, updated_at = $9
-        FROM input i JOIN locked ON locked.id = i.id
-        WHERE r.id = locked.id AND locked.status = 'running' AND locked.attempt = i.attempt
+        FROM locked i
+        WHERE r.id = i.id AND i.status = 'running' AND i.current_attempt = i.attempt
         RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at,
           r.queue IS NOT NULL OR r.concurrency_key IS NOT NULL AS grouped
       ), recorded AS (
