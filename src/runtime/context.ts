@@ -1,10 +1,11 @@
 import { toStoredJson } from '../core/json.js'
-import type { LogLevel } from '../core/run.js'
+import type { LogLevel, Run } from '../core/run.js'
 import type { RunRecord } from '../storage/driver.js'
+import type { AttemptAbort } from './attempt-abort.js'
 import type { ErrandInternals } from './internals.js'
 import type { LogBuffer } from './log-buffer.js'
 import { toPublicRun } from './public-run.js'
-import { AttemptSteps } from './steps.js'
+import { AttemptSteps, type StepApi } from './steps.js'
 import type { RunLogger, TaskContext } from './task.js'
 
 /** What an attempt's context needs from its worker. */
@@ -13,21 +14,41 @@ export interface AttemptServices {
   logs: LogBuffer
 }
 
-/** Builds the `ctx` a handler gets for one attempt, and the attempt's step tracker. */
-export function createTaskContext(run: RunRecord, signal: AbortSignal, services: AttemptServices): { ctx: TaskContext; steps: AttemptSteps } {
-  const steps = new AttemptSteps(services.internals, run, signal)
+/**
+ * Builds the `ctx` a handler gets for one attempt, and a reader of the attempt's step
+ * tracker (null if the handler never used `ctx.step`). The signal, the public run, the
+ * steps and the logger are made when the handler first reads them: most handlers read few
+ * of them, and a busy worker starts thousands of attempts a second.
+ */
+export function createTaskContext(run: RunRecord, abort: AttemptAbort, services: AttemptServices): { ctx: TaskContext; steps: () => AttemptSteps | null } {
+  let steps: AttemptSteps | null = null
+  let stepApi: StepApi | null = null
+  let publicRun: Run | null = null
+  let logger: RunLogger | null = null
   const ctx: TaskContext = {
     runId: run.id,
     task: run.task,
     attempt: run.attempt,
     maxAttempts: run.maxAttempts,
-    signal,
-    run: toPublicRun(run),
-    step: steps.api(),
-    log: createLogger(run, services),
+    get signal() {
+      return abort.signal
+    },
+    get run() {
+      return (publicRun ??= toPublicRun(run))
+    },
+    get step() {
+      if (!stepApi) {
+        steps = new AttemptSteps(services.internals, run, abort)
+        stepApi = steps.api()
+      }
+      return stepApi
+    },
+    get log() {
+      return (logger ??= createLogger(run, services))
+    },
     progress: (value) => setProgress(run, value, services.internals),
   }
-  return { ctx, steps }
+  return { ctx, steps: () => steps }
 }
 
 async function setProgress(run: RunRecord, value: unknown, internals: ErrandInternals): Promise<void> {

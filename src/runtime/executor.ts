@@ -2,6 +2,7 @@ import { AttemptTimeoutError, type BatchItemsFailedError } from '../core/errors.
 import { toStoredJson } from '../core/json.js'
 import type { RunRecord } from '../storage/driver.js'
 import { isBatchResult, keptResults, remainderPayloadJson, settleBatch } from './batch.js'
+import type { AttemptAbort } from './attempt-abort.js'
 import { createTaskContext, type AttemptServices } from './context.js'
 import { validateWithSchema } from './schema.js'
 import type { AnyTaskDefinition, TaskContext } from './task.js'
@@ -25,20 +26,20 @@ export type Settlement =
 export async function executeAttempt(
   run: RunRecord,
   task: AnyTaskDefinition,
-  controller: AbortController,
+  abort: AttemptAbort,
   services: AttemptServices,
 ): Promise<Settlement> {
-  const timer =
-    run.timeoutMs === null ? null : setTimeout(() => controller.abort(new AttemptTimeoutError(run.timeoutMs as number)), run.timeoutMs)
+  const timer = run.timeoutMs === null ? null : setTimeout(() => abort.abort(new AttemptTimeoutError(run.timeoutMs as number)), run.timeoutMs)
   try {
-    const { ctx, steps } = createTaskContext(run, controller.signal, services)
-    const outcome = await Promise.race([invoke(task, run.payload, ctx), abortOf(controller.signal)])
+    const { ctx, steps } = createTaskContext(run, abort, services)
+    const outcome = await Promise.race([invoke(task, run.payload, ctx), abort.aborted])
     // A sleep wins over whatever the handler did after asking for it (even swallowing it).
-    if (steps.sleepUntil && !controller.signal.aborted) return { kind: 'sleep', wakeAt: steps.sleepUntil }
+    const sleepUntil = steps()?.sleepUntil
+    if (sleepUntil && !abort.isAborted) return { kind: 'sleep', wakeAt: sleepUntil }
     if ('aborted' in outcome) return aborted(outcome.reason)
     if (!outcome.ok) return { kind: 'failed', error: outcome.error }
     if (!isBatchResult(run.payload, outcome.value)) return await finishOutput(task, outcome.value)
-    const batch = await Promise.race([settleBatch(run.payload as unknown[], outcome.value), abortOf(controller.signal)])
+    const batch = await Promise.race([settleBatch(run.payload as unknown[], outcome.value), abort.aborted])
     if ('aborted' in batch) return aborted(batch.reason)
     const kept = keptResults(run.output)
     if (batch.kind === 'none') return { kind: 'failed', error: batch.error }
@@ -68,11 +69,6 @@ function invoke(task: AnyTaskDefinition, payload: unknown, ctx: TaskContext): Pr
     (value) => ({ ok: true, value }),
     (error: unknown) => ({ ok: false, error }),
   )
-}
-
-function abortOf(signal: AbortSignal): Promise<{ aborted: true; reason: unknown }> {
-  if (signal.aborted) return Promise.resolve({ aborted: true, reason: signal.reason })
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ aborted: true, reason: signal.reason }), { once: true }))
 }
 
 /** Validates the output against the task's schema and serialises it; either failing fails the attempt. */

@@ -3,6 +3,7 @@ import { DuplicateStepError, InvalidOptionError, LeaseLostError } from '../core/
 import { toStoredJson } from '../core/json.js'
 import type { Step } from '../core/run.js'
 import type { RunRecord } from '../storage/driver.js'
+import type { AttemptAbort } from './attempt-abort.js'
 import type { ErrandInternals } from './internals.js'
 
 /** Durable steps, as handlers see them on `ctx.step`. */
@@ -35,7 +36,7 @@ export class AttemptSteps {
   constructor(
     private readonly internals: ErrandInternals,
     private readonly run: RunRecord,
-    private readonly signal: AbortSignal,
+    private readonly abort: AttemptAbort,
   ) {}
 
   api(): StepApi {
@@ -46,7 +47,7 @@ export class AttemptSteps {
     this.claimName(name)
     const stored = (await this.load()).get(name)
     if (stored) return this.expectKind(stored, 'run').output as T
-    this.signal.throwIfAborted()
+    this.abort.signal.throwIfAborted()
     const result = await fn()
     const outputJson = toStoredJson(result, `The result of step "${name}"`)
     await this.save({ name, kind: 'run', outputJson, wakeAt: null })
@@ -64,7 +65,7 @@ export class AttemptSteps {
       this.sleepUntil = wakeAt
       throw new DurableSleep(wakeAt)
     }
-    this.signal.throwIfAborted()
+    this.abort.signal.throwIfAborted()
     const wakeAt = new Date(now.getTime() + ms)
     await this.save({ name, kind: 'sleep', outputJson: 'null', wakeAt })
     if (ms === 0) return

@@ -1,6 +1,7 @@
 import { parseDuration, type Duration } from '../core/durations.js'
 import { ErrandError, LeaseLostError, RunCancelledError, UnknownTaskError, WorkerShutdownError } from '../core/errors.js'
 import type { RunRecord } from '../storage/driver.js'
+import { AttemptAbort } from './attempt-abort.js'
 import { announceAttemptResult, attemptResultOf } from './attempt-result.js'
 import { CompletionBatcher } from './completion-batcher.js'
 import type { AttemptServices } from './context.js'
@@ -18,7 +19,7 @@ import { checkForbiddenFlags, resolveWorkerOptions, type ResolvedWorkerOptions, 
 interface ActiveRun {
   run: RunRecord
   task: AnyTaskDefinition
-  controller: AbortController
+  abort: AttemptAbort
   executing: boolean
   done: Promise<void>
 }
@@ -114,7 +115,7 @@ export class Worker {
     // they would start after the stop and stay `running` until their lease ran out.
     await this.fetchDone
     await this.waitForActive(Math.max(0, deadline - Date.now()))
-    for (const entry of this.active.values()) if (entry.executing) entry.controller.abort(new WorkerShutdownError())
+    for (const entry of this.active.values()) if (entry.executing) entry.abort.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)
     await this.batcher.drain()
     await this.services.logs.drain()
@@ -224,14 +225,14 @@ export class Worker {
 
   private startRun(run: RunRecord): void {
     const task = this.internals.getTask(run.task)
-    const controller = new AbortController()
-    const entry: ActiveRun = { run, task, controller, executing: true, done: Promise.resolve() }
+    const abort = new AttemptAbort()
+    const entry: ActiveRun = { run, task, abort, executing: true, done: Promise.resolve() }
     this.active.set(run.id, entry)
     this.busy++
     this.busyPerTask.set(run.task, (this.busyPerTask.get(run.task) ?? 0) + 1)
     if (this.internals.events.listenerCount('run.started')) this.internals.events.emit('run.started', { run: toPublicRun(run) })
     const startedAt = Date.now()
-    entry.done = executeAttempt(run, task, controller, this.services)
+    entry.done = executeAttempt(run, task, abort, this.services)
       .then((settlement) => this.settle(entry, settlement, startedAt))
       .catch((error: unknown) => this.reportError(error))
       .finally(() => this.forget(run.id))
@@ -303,7 +304,7 @@ export class Worker {
 
   private abortRun(runId: string, reason: Error): void {
     const entry = this.active.get(runId)
-    if (entry?.executing) entry.controller.abort(reason)
+    if (entry?.executing) entry.abort.abort(reason)
   }
 
   private clearTimer(name: 'pollTimer' | 'wakeTimer'): void {
