@@ -7,12 +7,17 @@
  * And the second trap: a join between the batch's input rows and the locked rows, planned
  * as a nested loop that rescanned the input once per locked row (a batch of 100 compared
  * 10,000 pairs, and the completion cost grew with the square of the batch).
+ *
+ * The runs lists and the change feed are checked too: running runs are not in their
+ * indexes (migration 7), and every filter must still be served by an index.
  */
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Errand } from '../src/index.js'
 import { finishArrays } from '../src/storage/postgres/params.js'
 import { quoteIdent } from '../src/storage/postgres/schema-name.js'
+import { PostgresInsights } from '../src/storage/postgres/insights.js'
+import { listRuns } from '../src/storage/postgres/run-list.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
 
@@ -65,6 +70,59 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
       expect(rowsRemovedByJoins(plan), name).toBe(0)
       expect(maxRescans(plan), name).toBeLessThanOrEqual(100)
     }
+  })
+
+  it('runs lists and the change feed read indexes, running runs included', async () => {
+    const schema = (store.spec as { schema: string }).schema
+    const s = quoteIdent(schema)
+    errand.task('noop', {}, async () => {})
+    await errand.enqueueMany('noop', Array.from({ length: 6_000 }, (_, i) => i))
+    await errand.enqueueMany('noop', Array.from({ length: 500 }, (_, i) => ({ payload: i, options: { queue: `q${i % 5}` } })))
+    const now = new Date()
+    const driver = store.open()
+    try {
+      const claimed = await driver.runClaim({ workerId: 'w', tasks: ['noop'], limit: 5_000, leaseMs: 60_000, now })
+      const finished = claimed.slice(100).map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: 'null' }))
+      await driver.runFinishMany({ results: finished, now })
+    } finally {
+      await driver.close()
+    }
+    await client.query(`ANALYZE ${s}.runs`)
+    const filters = [
+      {},
+      { task: 'noop' },
+      { status: ['completed' as const] },
+      { status: ['running' as const] },
+      { status: ['queued' as const, 'running' as const, 'completed' as const] },
+      { task: 'noop', status: ['queued' as const] },
+      { task: 'noop', status: ['running' as const] },
+      { queue: 'q1' },
+      { queue: 'q1', status: ['queued' as const] },
+      { task: 'noop', cursor: undefined, createdFrom: new Date(now.getTime() - 60_000) },
+    ]
+    for (const filter of filters) {
+      let plan = ''
+      const page = await listRuns(
+        async (text, values) => {
+          plan = (await client.query(`EXPLAIN ${text}`, values)).rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')
+          return (await client.query(text, values)).rows
+        },
+        s,
+        { limit: 50, ...filter },
+      )
+      const label = JSON.stringify(filter)
+      expect(plan, label).not.toMatch(/Seq Scan on runs/)
+      expect(page.runs.length, label).toBeGreaterThan(0)
+    }
+    // The change feed: from the start, every run comes, the running ones among them, in (updated_at, id) order.
+    const insights = new PostgresInsights(s, async <T,>(text: string, values: unknown[]) => (await client.query(text, values)).rows as T[])
+    const feed = await insights.listChanged({ after: { updatedAt: new Date(0), id: '' }, limit: 10_000 })
+    expect(feed).toHaveLength(6_500)
+    expect(feed.filter((change) => change.status === 'running')).toHaveLength(100)
+    const order = feed.map((change) => [change.updatedAt.getTime(), change.id] as const)
+    expect(order).toEqual([...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)))
+    const feedPlan = await client.query(`EXPLAIN ${insights.changed}`, [new Date(0), '', 500])
+    expect(feedPlan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')).not.toMatch(/Seq Scan on runs/)
   })
 
   /**

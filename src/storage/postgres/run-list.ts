@@ -2,6 +2,8 @@ import { runIdFloor, type RunListParams, type RunListResult } from '../driver.js
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { runColumns, runFromRow, type RunRow } from './rows.js'
 
+const NOT_RUNNING = `r.status <> 'running'`
+
 type RowQuery = (text: string, values: unknown[]) => Promise<RunRow[]>
 
 /**
@@ -17,19 +19,23 @@ export async function listRuns(query: RowQuery, s: string, params: RunListParams
   const take = params.limit + 1
   // Several statuses are read one index range each and merged (a Merge Append): with
   // `status = ANY(...)` the planner sorts every matching row, a million of them for
-  // completed + dead_lettered.
-  const statuses = params.status?.length ? [...new Set(params.status)] : [null]
+  // completed + dead_lettered. Running runs are not in the list indexes (migration 7), so
+  // every select says which side it reads, in words the planner can match to an index's
+  // predicate; without a status filter, both sides are merged.
+  const statuses = params.status?.length ? [...new Set(params.status)] : [null, 'running']
   const selects = statuses.map((status) => {
     const where: string[] = []
+    if (status === 'running') where.push(`r.status = 'running'`)
+    else if (status === null) where.push(NOT_RUNNING)
+    else where.push(`r.status = ${bind(status)}`, NOT_RUNNING)
     if (params.task !== undefined) where.push(`r.task = ${bind(params.task)}`)
     if (params.queue !== undefined) where.push(`r.queue = ${bind(params.queue)}`)
     if (params.schedule !== undefined) where.push(`r.schedule_key = ${bind(params.schedule)}`)
-    if (status !== null) where.push(`r.status = ${bind(status)}`)
     if (params.cursor !== undefined) where.push(`r.id < ${bind(decodeCursor(params.cursor))}`)
     // The id bound lets an index serve the range; created_at keeps it exact.
     if (params.createdFrom) where.push(`r.id >= ${bind(runIdFloor(params.createdFrom))} AND r.created_at >= ${bind(params.createdFrom)}`)
     if (params.createdBefore) where.push(`r.id < ${bind(runIdFloor(params.createdBefore))} AND r.created_at < ${bind(params.createdBefore)}`)
-    return `SELECT ${runColumns('r')} FROM ${s}.runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.id DESC LIMIT ${bind(take)}`
+    return `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE ${where.join(' AND ')} ORDER BY r.id DESC LIMIT ${bind(take)}`
   })
   const text = selects.length === 1 ? (selects[0] as string) : `SELECT * FROM (${selects.map((select) => `(${select})`).join(' UNION ALL ')}) AS merged ORDER BY id DESC LIMIT ${bind(take)}`
   const rows = await query(text, values)
