@@ -32,10 +32,15 @@ export class SqliteInsights {
       FROM errand_runs INDEXED BY errand_runs_finished
       WHERE completed_at IS NOT NULL AND completed_at >= @since AND status IN ('completed', 'cancelled', 'dead_lettered')
       GROUP BY 1, 2 ORDER BY 1, 2`)
-    this.changed = db.prepare(`
+    // Running runs are not in errand_runs_updated (migration 6): they are read apart, through
+    // errand_runs_lease (few of them), and merged by the outer sort of at most twice the page.
+    const changedSide = (side: string) => `SELECT * FROM (
       SELECT id, task, queue, status, attempt, max_attempts, priority, run_at, created_at, started_at, completed_at, updated_at
       FROM errand_runs
-      WHERE (updated_at, id) > (@at, @id)
+      WHERE ${side} AND (updated_at, id) > (@at, @id)
+      ORDER BY updated_at, id LIMIT @limit)`
+    this.changed = db.prepare(`
+      ${changedSide(`status <> 'running'`)} UNION ALL ${changedSide(`status = 'running'`)}
       ORDER BY updated_at, id LIMIT @limit`)
   }
 

@@ -11,6 +11,9 @@ function filterOf(params: RunListParams, status: string | null): { where: string
   if (params.queue !== undefined) (where.push('queue = ?'), values.push(params.queue))
   if (params.schedule !== undefined) (where.push('schedule_key = ?'), values.push(params.schedule))
   if (status !== null) (where.push('status = ?'), values.push(status))
+  // Running runs are not in the status indexes (migration 6); SQLite uses a partial index
+  // only when the query repeats its predicate word for word. Running ones come by errand_runs_lease.
+  if (status !== null && status !== 'running') where.push(`status <> 'running'`)
   if (params.cursor !== undefined) (where.push('id < ?'), values.push(decodeCursor(params.cursor)))
   // The id bound lets the index serve the range; created_at keeps it exact.
   if (params.createdFrom) (where.push('id >= ? AND created_at >= ?'), values.push(runIdFloor(params.createdFrom), params.createdFrom.getTime()))
