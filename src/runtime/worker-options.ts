@@ -22,7 +22,14 @@ export interface WorkerOptions {
   heartbeatInterval?: Duration
   /** How often to take back runs of dead workers and promote due runs, and the longest the scheduler sleeps. Default `'5s'`. */
   maintenanceInterval?: Duration
-  /** Most runs taken in one claim. Default `concurrency`. */
+  /**
+   * Runs claimed ahead of free slots and held in this worker until a slot frees, so that a
+   * busy worker claims in fewer, larger batches. For many short runs; a held run waits here
+   * rather than go to another worker (its lease is renewed meanwhile), and a stopping
+   * worker gives held runs back at once. Default 0.
+   */
+  prefetch?: number
+  /** Most runs taken in one claim. Default `concurrency + prefetch`. */
   batchSize?: number
   /** Delete finished runs this long after they finish, or `false` to keep them. Default `'7d'`. */
   retention?: Duration | false
@@ -50,6 +57,7 @@ export interface WorkerOptions {
 
 export interface ResolvedWorkerOptions {
   concurrency: number
+  prefetch: number
   tasks: string[] | null
   pollMs: number
   leaseMs: number
@@ -65,6 +73,7 @@ export interface ResolvedWorkerOptions {
 
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
   const concurrency = wholeNumber(options.concurrency ?? 10, 'concurrency')
+  const prefetch = options.prefetch === undefined || options.prefetch === 0 ? 0 : wholeNumber(options.prefetch, 'prefetch')
   const leaseMs = parseDuration(options.lease ?? '30s')
   if (leaseMs < 1_000) throw new InvalidOptionError('lease must be at least 1s')
   const heartbeatMs = options.heartbeatInterval === undefined ? Math.floor(leaseMs / 3) : parseDuration(options.heartbeatInterval)
@@ -75,12 +84,13 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   if (maintenanceMs < 10) throw new InvalidOptionError('maintenanceInterval must be at least 10ms')
   return {
     concurrency,
+    prefetch,
     tasks: options.tasks ?? null,
     pollMs,
     leaseMs,
     heartbeatMs,
     maintenanceMs,
-    batchSize: wholeNumber(options.batchSize ?? concurrency, 'batchSize'),
+    batchSize: wholeNumber(options.batchSize ?? concurrency + prefetch, 'batchSize'),
     retentionMs: options.retention === false ? null : parseDuration(options.retention ?? '7d'),
     workerId: options.workerId ?? null,
     forbiddenFlags: typeof options.forbiddenFlags === 'function' ? options.forbiddenFlags : checkForbiddenFlags(options.forbiddenFlags),

@@ -15,12 +15,15 @@ import { toPublicRun } from './public-run.js'
 import type { AnyTaskDefinition } from './task.js'
 import { checkForbiddenFlags, resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 
-/** A run this worker holds: executing, or finished and waiting for its result to be written. */
+/**
+ * A run this worker holds: claimed ahead and waiting for a slot (`held`, with `prefetch`),
+ * executing, or finished and waiting for its result to be written.
+ */
 interface ActiveRun {
   run: RunRecord
   task: AnyTaskDefinition
   abort: AttemptAbort
-  executing: boolean
+  state: 'held' | 'executing' | 'writing'
   done: Promise<void>
 }
 
@@ -33,7 +36,10 @@ export class Worker {
   readonly id: string
   private readonly options: ResolvedWorkerOptions
   private readonly active = new Map<string, ActiveRun>()
-  private readonly busyPerTask = new Map<string, number>()
+  /** Runs claimed ahead of a free slot, in claim order (also in `active`). */
+  private readonly held: ActiveRun[] = []
+  /** Runs of each task held for a slot or executing, for tasks' own concurrency limits. */
+  private readonly takenPerTask = new Map<string, number>()
   private readonly batcher: CompletionBatcher
   private readonly services: AttemptServices
   private readonly maintenance: Maintenance
@@ -114,8 +120,9 @@ export class Worker {
     // A claim still in flight takes runs that are not in `active` yet: let it land first, or
     // they would start after the stop and stay `running` until their lease ran out.
     await this.fetchDone
+    this.releaseHeld()
     await this.waitForActive(Math.max(0, deadline - Date.now()))
-    for (const entry of this.active.values()) if (entry.executing) entry.abort.abort(new WorkerShutdownError())
+    for (const entry of this.active.values()) if (entry.state === 'executing') entry.abort.abort(new WorkerShutdownError())
     await this.waitForActive(Infinity)
     await this.batcher.drain()
     await this.services.logs.drain()
@@ -176,23 +183,26 @@ export class Worker {
   }
 
   /**
-   * Slots a claim may fill: `concurrency` runs execute at once, and a worker holds at most
-   * twice that, counting finished runs whose result is still waiting for its batched write.
-   * Without the second bound a slow write let finished runs pile up behind it, and every
-   * batch grew larger and slower than the last (a crash also gives back only what it held).
+   * Runs a claim may take: `concurrency` execute at once and `prefetch` more may wait here
+   * for a slot, and a worker holds at most twice that many, counting finished runs whose
+   * result is still waiting for its batched write (so one claim can go while the last
+   * one's results are written). Without that bound a slow write let finished runs pile up
+   * behind it, and every batch grew larger and slower than the last (a crash also gives
+   * back only what it held).
    */
   private freeSlots(): number {
-    return Math.min(this.options.concurrency - this.busy, this.holdLimit() - this.active.size)
+    const { concurrency, prefetch } = this.options
+    return Math.min(concurrency + prefetch - this.busy - this.held.length, this.holdLimit() - this.active.size)
   }
 
   private holdLimit(): number {
-    return 2 * this.options.concurrency
+    return 2 * (this.options.concurrency + this.options.prefetch)
   }
 
   /**
    * Claims for every free slot. Tasks with their own concurrency limit are claimed apart,
-   * each up to its remaining room; the rest in one claim. Returns whether any claim came
-   * back full (more runs are probably due).
+   * each up to its remaining room (runs held for a slot count against it); the rest in one
+   * claim. Returns whether any claim came back full (more runs are probably due).
    */
   private async claimAndStart(): Promise<boolean> {
     const unlimited = this.tasks.filter((task) => task.options.concurrency === undefined).map((task) => task.name)
@@ -202,7 +212,7 @@ export class Worker {
     if (unlimited.length) groups.push({ tasks: unlimited, room: () => this.freeSlots() })
     for (const task of limited) {
       const limit = task.options.concurrency as number
-      groups.push({ tasks: [task.name], room: () => Math.min(this.freeSlots(), limit - (this.busyPerTask.get(task.name) ?? 0)) })
+      groups.push({ tasks: [task.name], room: () => Math.min(this.freeSlots(), limit - (this.takenPerTask.get(task.name) ?? 0)) })
     }
     const forbiddenFlags = typeof this.options.forbiddenFlags === 'function' ? checkForbiddenFlags(await this.options.forbiddenFlags()) : this.options.forbiddenFlags
     for (const group of groups) {
@@ -218,24 +228,61 @@ export class Worker {
         queues: this.options.queues,
       })
       if (claimed.length === limit) full = true
-      for (const run of claimed) this.startRun(run)
+      for (const run of claimed) this.take(run)
     }
     return full
   }
 
-  private startRun(run: RunRecord): void {
-    const task = this.internals.getTask(run.task)
-    const abort = new AttemptAbort()
-    const entry: ActiveRun = { run, task, abort, executing: true, done: Promise.resolve() }
+  /** A claimed run: executes if a slot is free, else waits for one (claimed ahead). */
+  private take(run: RunRecord): void {
+    const entry: ActiveRun = { run, task: this.internals.getTask(run.task), abort: new AttemptAbort(), state: 'held', done: Promise.resolve() }
     this.active.set(run.id, entry)
+    this.countTaken(run.task, 1)
+    if (this.busy < this.options.concurrency && this.held.length === 0) this.execute(entry)
+    else this.held.push(entry)
+  }
+
+  /** Starts held runs while slots are free. */
+  private startHeld(): void {
+    while (this.state === 'running' && this.busy < this.options.concurrency && this.held.length > 0) this.execute(this.held.shift() as ActiveRun)
+  }
+
+  private execute(entry: ActiveRun): void {
+    const { run, task, abort } = entry
+    entry.state = 'executing'
     this.busy++
-    this.busyPerTask.set(run.task, (this.busyPerTask.get(run.task) ?? 0) + 1)
     if (this.internals.events.listenerCount('run.started')) this.internals.events.emit('run.started', { run: toPublicRun(run) })
     const startedAt = Date.now()
     entry.done = executeAttempt(run, task, abort, this.services)
       .then((settlement) => this.settle(entry, settlement, startedAt))
       .catch((error: unknown) => this.reportError(error))
       .finally(() => this.forget(run.id))
+  }
+
+  /**
+   * Gives back the runs held for a slot, at a stop: they never started, so the release
+   * costs them no attempt, and another worker may take them at once.
+   */
+  private releaseHeld(): void {
+    for (const entry of this.held.splice(0)) {
+      this.countTaken(entry.run.task, -1)
+      const settlement: Settlement = { kind: 'aborted', reason: new WorkerShutdownError() }
+      entry.done = this.writeResult(entry, settlement, Date.now())
+        .catch((error: unknown) => this.reportError(error))
+        .finally(() => this.forget(entry.run.id))
+    }
+  }
+
+  /** A held run that was cancelled or whose lease was lost: it is no longer ours, and nothing is written. */
+  private dropHeld(entry: ActiveRun): void {
+    const index = this.held.indexOf(entry)
+    if (index >= 0) this.held.splice(index, 1)
+    this.countTaken(entry.run.task, -1)
+    this.forget(entry.run.id)
+  }
+
+  private countTaken(task: string, change: 1 | -1): void {
+    this.takenPerTask.set(task, (this.takenPerTask.get(task) ?? 0) + change)
   }
 
   /** Forgets a run whose result is written; a claim held back by the hold limit may go now. */
@@ -246,10 +293,17 @@ export class Worker {
   }
 
   private async settle(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {
-    entry.executing = false
+    entry.state = 'writing'
     this.busy--
-    this.busyPerTask.set(entry.run.task, (this.busyPerTask.get(entry.run.task) ?? 1) - 1)
+    this.countTaken(entry.run.task, -1)
+    this.startHeld()
     this.fetchSoon()
+    await this.writeResult(entry, settlement, startedAt)
+  }
+
+  /** Writes how an attempt ended (in the next batch), then tells whoever listens. */
+  private async writeResult(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {
+    entry.state = 'writing'
     const result = attemptResultOf(entry.run, settlement, this.id)
     if (!result) return
     const applied = await this.batcher.submit(result).catch(() => false)
@@ -293,7 +347,9 @@ export class Worker {
     try {
       const lost = await this.internals.driver.runHeartbeat({ leases, leaseMs: this.options.leaseMs, now: this.internals.clock.now() })
       for (const id of lost) {
-        if (!this.active.get(id)?.executing) continue
+        const state = this.active.get(id)?.state
+        if (state === 'held') this.abortRun(id, new LeaseLostError(id))
+        if (state !== 'executing') continue
         const current = await this.internals.driver.runGet({ id })
         this.abortRun(id, current?.status === 'cancelled' ? new RunCancelledError(id, null, current.cancelReason) : new LeaseLostError(id))
       }
@@ -304,7 +360,8 @@ export class Worker {
 
   private abortRun(runId: string, reason: Error): void {
     const entry = this.active.get(runId)
-    if (entry?.executing) entry.abort.abort(reason)
+    if (entry?.state === 'executing') entry.abort.abort(reason)
+    else if (entry?.state === 'held') this.dropHeld(entry)
   }
 
   private clearTimer(name: 'pollTimer' | 'wakeTimer'): void {
