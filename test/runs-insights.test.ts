@@ -31,6 +31,32 @@ describe.each(storeKinds())('run counts, activity, bulk actions and the change f
     expect(counts.byQueue).toEqual([])
   })
 
+  it('keeps the counts equal to the runs through claims, finishes, failures and cancels', async () => {
+    const { echo: handle } = t.errand.register({ echo, idle })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const gated = t.errand.task('gated', {}, async () => gate)
+    await handle.enqueueMany([...Array.from({ length: 10 }, (_, n) => ({ n })), ...[1, 2, 3].map((n) => ({ n, fail: true }))])
+    await gated.enqueueMany([1, 2, 3, 4, 5])
+    const later = await handle.enqueue({ n: 99 }, { delay: '1h' })
+    await handle.enqueue({ n: 98 }, { delay: '1h' })
+    await t.errand.runs.cancel(later.id)
+    const actual = async () => {
+      const byStatus: Record<string, number> = {}
+      for (const run of (await t.errand.runs.list({ limit: 500 })).runs) byStatus[run.status] = (byStatus[run.status] ?? 0) + 1
+      return Object.fromEntries(Object.entries(byStatus).sort(([a], [b]) => a.localeCompare(b)))
+    }
+    const counted = async () => Object.fromEntries(Object.entries((await t.errand.runs.counts()).byStatus).filter(([, n]) => n > 0))
+    await t.errand.worker({ ...fast, concurrency: 3 }).start()
+    const holding = { cancelled: 1, completed: 10, dead_lettered: 3, queued: 2, running: 3, scheduled: 1 }
+    await waitUntil(async () => JSON.stringify(await actual()) === JSON.stringify(holding), 10_000, 'the others done, gated runs holding the slots')
+    expect(await counted()).toEqual(holding)
+    release()
+    await waitUntil(async () => (await actual()).completed === 15, 10_000, 'gated runs done')
+    expect(await counted()).toEqual({ completed: 15, dead_lettered: 3, scheduled: 1, cancelled: 1 })
+    expect(await counted()).toEqual(await actual())
+  })
+
   it('reports finished runs per minute over the last hour', async () => {
     const { echo: handle } = t.errand.register({ echo })
     const worker = t.errand.worker(fast)
