@@ -214,23 +214,4 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX errand_runs_queue_status ON errand_runs (queue, status, id) WHERE queue IS NOT NULL AND status <> 'running';
     `,
   },
-  {
-    version: 7,
-    name: 'one counter statement per status change',
-    // The same counts, in one statement per changed row instead of two: every claim and
-    // every finish fires this trigger once per run, and SQLite runs each trigger statement
-    // as a program of its own (measured: about a fifth more runs per second). The old key's
-    // counter row always exists (made when its first run was inserted; rows are never
-    // deleted), so adding -1 to it is what the UPDATE did.
-    sql: `
-      DROP TRIGGER errand_run_counts_update;
-      CREATE TRIGGER errand_run_counts_update AFTER UPDATE OF task, queue, status ON errand_runs
-        WHEN OLD.status IS NOT NEW.status OR OLD.task IS NOT NEW.task OR OLD.queue IS NOT NEW.queue
-      BEGIN
-        INSERT INTO errand_run_counts (task, queue, status, n)
-          VALUES (OLD.task, coalesce(OLD.queue, ''), OLD.status, -1), (NEW.task, coalesce(NEW.queue, ''), NEW.status, 1)
-          ON CONFLICT (task, queue, status) DO UPDATE SET n = n + excluded.n;
-      END;
-    `,
-  },
 ]
