@@ -1,6 +1,9 @@
 /**
- * errand, from this repository's source (not a published build), on PostgreSQL and on
- * SQLite. Tuned form: concurrency 50 and `prefetch: 500`, the worker options docs/api.md
+ * errand, from this repository's compiled build (`npm run build` writes dist/, which
+ * `npm run bench:peers` runs first), as an installed package runs, on PostgreSQL and on
+ * SQLite. Not from the TypeScript source through tsx: its transform wraps every function
+ * made at run time in a naming helper (esbuild's keepNames), a cost no installed package
+ * pays and none of the peers pays here. Tuned form: concurrency 50 and `prefetch: 500`, the worker options docs/api.md
  * recommends for many short runs (claims of up to 550, batchSize defaulting to
  * concurrency + prefetch); nothing else changes.
  *
@@ -13,10 +16,10 @@
  */
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { createErrand } from '../../../src/index.js'
-import type { StoreDriver } from '../../../src/storage/driver.js'
-import { postgresStore } from '../../../src/storage/postgres/index.js'
-import { sqliteStore } from '../../../src/storage/sqlite/index.js'
+import { createErrand } from '../../../dist/index.js'
+import type { StoreDriver } from '../../../dist/storage/driver.js'
+import { postgresStore } from '../../../dist/storage/postgres/index.js'
+import { sqliteStore } from '../../../dist/storage/sqlite/index.js'
 import { settlePostgres } from './settle.js'
 import { HISTORY_STEP_MS, TASK, historyStart, plainVariants, type Adapter, type Payload, type SystemDef } from './system.js'
 
