@@ -19,6 +19,7 @@ import { quoteIdent } from '../src/storage/postgres/schema-name.js'
 import { PostgresInsights } from '../src/storage/postgres/insights.js'
 import { listRuns } from '../src/storage/postgres/run-list.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
+import { expectWholeFeedInOrder, seedRunsForLists } from './support/list-fixture.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
 
 const url = postgresUrl()
@@ -75,18 +76,7 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
   it('runs lists and the change feed read indexes, running runs included', async () => {
     const schema = (store.spec as { schema: string }).schema
     const s = quoteIdent(schema)
-    errand.task('noop', {}, async () => {})
-    await errand.enqueueMany('noop', Array.from({ length: 6_000 }, (_, i) => i))
-    await errand.enqueueMany('noop', Array.from({ length: 500 }, (_, i) => ({ payload: i, options: { queue: `q${i % 5}` } })))
-    const now = new Date()
-    const driver = store.open()
-    try {
-      const claimed = await driver.runClaim({ workerId: 'w', tasks: ['noop'], limit: 5_000, leaseMs: 60_000, now })
-      const finished = claimed.slice(100).map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: 'null' }))
-      await driver.runFinishMany({ results: finished, now })
-    } finally {
-      await driver.close()
-    }
+    await seedRunsForLists(errand, store, { plain: 6_000, inQueues: 500, claimed: 5_000 })
     await client.query(`ANALYZE ${s}.runs`)
     const filters = [
       {},
@@ -98,7 +88,7 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
       { task: 'noop', status: ['running' as const] },
       { queue: 'q1' },
       { queue: 'q1', status: ['queued' as const] },
-      { task: 'noop', cursor: undefined, createdFrom: new Date(now.getTime() - 60_000) },
+      { task: 'noop', createdFrom: new Date(Date.now() - 60_000) },
     ]
     for (const filter of filters) {
       let plan = ''
@@ -117,10 +107,7 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     // The change feed: from the start, every run comes, the running ones among them, in (updated_at, id) order.
     const insights = new PostgresInsights(s, async <T,>(text: string, values: unknown[]) => (await client.query(text, values)).rows as T[])
     const feed = await insights.listChanged({ after: { updatedAt: new Date(0), id: '' }, limit: 10_000 })
-    expect(feed).toHaveLength(6_500)
-    expect(feed.filter((change) => change.status === 'running')).toHaveLength(100)
-    const order = feed.map((change) => [change.updatedAt.getTime(), change.id] as const)
-    expect(order).toEqual([...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)))
+    expectWholeFeedInOrder(feed, 6_500)
     const feedPlan = await client.query(`EXPLAIN ${insights.changed}`, [new Date(0), '', 500])
     expect(feedPlan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')).not.toMatch(/Seq Scan on runs/)
   })

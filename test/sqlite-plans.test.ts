@@ -10,6 +10,7 @@ import { Errand } from '../src/index.js'
 import type { RunListParams } from '../src/storage/driver.js'
 import { SqliteInsights } from '../src/storage/sqlite/insights.js'
 import { listRuns } from '../src/storage/sqlite/run-list.js'
+import { expectWholeFeedInOrder, seedRunsForLists } from './support/list-fixture.js'
 import { storeKinds, type TestStore } from './support/stores.js'
 
 describe('sqlite: plans of the runs lists and the change feed', () => {
@@ -28,18 +29,7 @@ describe('sqlite: plans of the runs lists and the change feed', () => {
   })
 
   it('reads an index for every filter, running runs included, and the feed returns every run in order', async () => {
-    errand.task('noop', {}, async () => {})
-    await errand.enqueueMany('noop', Array.from({ length: 3_000 }, (_, i) => i))
-    await errand.enqueueMany('noop', Array.from({ length: 300 }, (_, i) => ({ payload: i, options: { queue: `q${i % 3}` } })))
-    const now = new Date()
-    const driver = store.open()
-    try {
-      const claimed = await driver.runClaim({ workerId: 'w', tasks: ['noop'], limit: 2_000, leaseMs: 60_000, now })
-      const finished = claimed.slice(100).map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: 'null' }))
-      await driver.runFinishMany({ results: finished, now })
-    } finally {
-      await driver.close()
-    }
+    await seedRunsForLists(errand, store, { plain: 3_000, inQueues: 300, claimed: 2_000 })
     const db = new Database((store.spec as { path: string }).path)
     try {
       db.exec('ANALYZE')
@@ -66,10 +56,7 @@ describe('sqlite: plans of the runs lists and the change feed', () => {
       const feedPlans: string[] = []
       const feed = new SqliteInsights(explaining(db, feedPlans)).listChanged({ after: { updatedAt: new Date(0), id: '' }, limit: 10_000 })
       expect(feedPlans.join('\n')).not.toMatch(/SCAN errand_runs$/m)
-      expect(feed).toHaveLength(3_300)
-      expect(feed.filter((change) => change.status === 'running')).toHaveLength(100)
-      const order = feed.map((change) => [change.updatedAt.getTime(), change.id] as const)
-      expect(order).toEqual([...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)))
+      expectWholeFeedInOrder(feed, 3_300)
     } finally {
       db.close()
     }
