@@ -293,7 +293,6 @@ export class Worker {
   }
 
   private async settle(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {
-    entry.state = 'writing'
     this.busy--
     this.countTaken(entry.run.task, -1)
     this.startHeld()
@@ -347,9 +346,9 @@ export class Worker {
     try {
       const lost = await this.internals.driver.runHeartbeat({ leases, leaseMs: this.options.leaseMs, now: this.internals.clock.now() })
       for (const id of lost) {
-        const state = this.active.get(id)?.state
-        if (state === 'held') this.abortRun(id, new LeaseLostError(id))
-        if (state !== 'executing') continue
+        const entry = this.active.get(id)
+        if (entry?.state === 'held') this.dropHeld(entry)
+        if (entry?.state !== 'executing') continue
         const current = await this.internals.driver.runGet({ id })
         this.abortRun(id, current?.status === 'cancelled' ? new RunCancelledError(id, null, current.cancelReason) : new LeaseLostError(id))
       }
