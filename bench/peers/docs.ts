@@ -41,7 +41,7 @@ export function versions(errandCommit?: string): string[] {
   const errand = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
   const pgBin = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((d) => existsSync(join(d, 'postgres')))
   return [
-    `errand ${errand} from source at commit ${errandCommit ?? errandSourceCommit()} (last change to src/)`,
+    `errand ${errand}, built from src/ at commit ${errandCommit ?? errandSourceCommit()} (its last change)`,
     `graphile-worker ${pkgVersion('graphile-worker')}`,
     `pg-boss ${pkgVersion('pg-boss')}`,
     `BullMQ ${pkgVersion('bullmq')} with ioredis ${pkgVersion('ioredis')}`,
