@@ -25,12 +25,7 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
  * `$6` are the worker's forbidden flags (`?|`: any of them present); `$7` the serial queues it
  * takes runs of, or null for any run.
  *
- * The final UPDATE finds its rows by their tuple ids (a TID scan): `c` locked them, so no
- * other transaction can move them before this one commits, and a lock that waited on a
- * concurrent update returns the newest version with its own ctid. By id, each row cost
- * another descent of the primary key: a fifth of a claim's time.
- *
- * Planner traps, both seen: the final UPDATE matches rows through an array (a join on the
+ * Planner traps, both seen: the final UPDATE matches ids through an array (a join on the
  * CTE was planned as a hash join over a sequential scan of every run: 13 ms instead of
  * under 1 on 10,000 rows), and a holder's status is read by a scalar subquery (an EXISTS
  * there became a hashed subplan over every final run).
@@ -38,7 +33,7 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
 export function claimStatement(s: string): string {
   return `
     WITH c AS (
-      SELECT r.ctid AS row_tid, r.id, r.queue, r.concurrency_key, r.concurrency_limit, r.attempt, r.priority, r.run_at FROM ${s}.runs r
+      SELECT r.id, r.queue, r.concurrency_key, r.concurrency_limit, r.attempt, r.priority, r.run_at FROM ${s}.runs r
       WHERE r.status IN ('scheduled', 'queued') AND r.run_at <= $1 AND r.task = ANY($2::text[])
         AND (cardinality($6::text[]) = 0 OR NOT r.flags ?| $6::text[])
         AND ($7::text[] IS NULL OR r.queue = ANY($7::text[]))
@@ -72,7 +67,7 @@ export function claimStatement(s: string): string {
       WHERE k.key = a.key
       RETURNING k.key, k.holder_ids
     ), picked AS (
-      SELECT h.row_tid, h.id, h.queue FROM heads h
+      SELECT h.id, h.queue FROM heads h
       WHERE h.concurrency_key IS NULL OR EXISTS (SELECT 1 FROM slots WHERE slots.key = h.concurrency_key AND h.id = ANY(slots.holder_ids))
     ), held AS (
       UPDATE ${s}.queues q SET holder = p.id, held_since = $1 FROM picked p WHERE q.name = p.queue
@@ -80,6 +75,6 @@ export function claimStatement(s: string): string {
     UPDATE ${s}.runs r
     SET status = 'running', attempt = r.attempt + 1, locked_by = $4, locked_at = $1,
         lease_expires_at = $5, started_at = coalesce(r.started_at, $1), updated_at = $1
-    WHERE r.ctid = ANY(ARRAY(SELECT row_tid FROM picked))
+    WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING ${runColumns('r')}`
 }
