@@ -7,41 +7,23 @@
  * concurrency key, a holder entry that never went away). The window is opened here by a
  * concurrency key check made slow on purpose.
  */
-import pg from 'pg'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Errand } from '../src/index.js'
-import { quoteIdent } from '../src/storage/postgres/schema-name.js'
-import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
+import { describe, expect, it } from 'vitest'
+import { usePostgresErrand } from './support/postgres-errand.js'
+import { postgresUrl } from './support/stores.js'
 
 const url = postgresUrl()
 
 describe.skipIf(!url)('postgres: a claim and a concurrent update of a due run', () => {
-  const kind = storeKinds().find((candidate) => candidate.name === 'postgres')!
-  let store: TestStore
-  let errand: Errand
-  let client: pg.Client
-
-  beforeEach(async () => {
-    store = await kind.create()
-    errand = new Errand({ store: store.open() })
-    client = new pg.Client({ connectionString: url as string })
-    await client.connect()
-  })
-
-  afterEach(async () => {
-    await client.end()
-    await errand.close()
-    await store.cleanup()
-  })
+  const t = usePostgresErrand(url as string)
 
   it('claims a run whose row was updated after the claim began, and writes it running', async () => {
-    const s = quoteIdent((store.spec as { schema: string }).schema)
-    const task = errand.task('noop', {}, async () => {})
+    const s = t.schema
+    const task = t.errand.task('noop', {}, async () => {})
     const keyed = await task.enqueue({}, { concurrencyKey: 'k', concurrencyLimit: 1 })
     const plain = await task.enqueue({})
     // The key is full (a holder the claim cannot see counts), and checking it takes 500 ms.
-    await client.query(`UPDATE ${s}.concurrency_keys SET holder_ids = '{elsewhere}', holder_attempts = '{1}' WHERE key = 'k'`)
-    await client.query(`
+    await t.client.query(`UPDATE ${s}.concurrency_keys SET holder_ids = '{elsewhere}', holder_attempts = '{1}' WHERE key = 'k'`)
+    await t.client.query(`
       CREATE OR REPLACE FUNCTION ${s}.concurrency_live(ids text[], attempts int4[], OUT live_ids text[], OUT live_attempts int4[])
       LANGUAGE plpgsql STABLE AS $body$
       BEGIN
@@ -50,16 +32,16 @@ describe.skipIf(!url)('postgres: a claim and a concurrent update of a due run', 
         live_attempts := attempts;
       END
       $body$`)
-    const driver = store.open()
+    const driver = t.store.open()
     try {
       const claiming = driver.runClaim({ workerId: 'w', tasks: ['noop'], limit: 10, leaseMs: 60_000, now: new Date() })
       await new Promise((resolve) => setTimeout(resolve, 200))
       // While the claim waits on the key, another transaction updates the plain run and commits.
-      await client.query(`UPDATE ${s}.runs SET waited = true WHERE id = $1`, [plain.id])
+      await t.client.query(`UPDATE ${s}.runs SET waited = true WHERE id = $1`, [plain.id])
       const claimed = await claiming
       expect(claimed.map((run) => run.id)).toEqual([plain.id])
       expect(claimed[0]).toMatchObject({ status: 'running', attempt: 1 })
-      const { rows } = await client.query(`SELECT id, status, attempt FROM ${s}.runs ORDER BY id`)
+      const { rows } = await t.client.query(`SELECT id, status, attempt FROM ${s}.runs ORDER BY id`)
       expect(rows).toEqual([
         { id: keyed.id, status: 'queued', attempt: 0 },
         { id: plain.id, status: 'running', attempt: 1 },

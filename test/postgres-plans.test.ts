@@ -12,47 +12,29 @@
  * indexes (migration 7), and every filter must still be served by an index.
  */
 import pg from 'pg'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Errand } from '../src/index.js'
+import { describe, expect, it } from 'vitest'
 import { finishArrays } from '../src/storage/postgres/params.js'
-import { quoteIdent } from '../src/storage/postgres/schema-name.js'
 import { PostgresInsights } from '../src/storage/postgres/insights.js'
 import { listRuns } from '../src/storage/postgres/run-list.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
 import { expectWholeFeedInOrder, seedRunsForLists } from './support/list-fixture.js'
-import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
+import { usePostgresErrand } from './support/postgres-errand.js'
+import { postgresUrl } from './support/stores.js'
 
 const url = postgresUrl()
 
 describe.skipIf(!url)('postgres: plans of the hot statements', () => {
-  const kind = storeKinds().find((candidate) => candidate.name === 'postgres')!
-  let store: TestStore
-  let errand: Errand
-  let client: pg.Client
-
-  beforeEach(async () => {
-    store = await kind.create()
-    errand = new Errand({ store: store.open() })
-    client = new pg.Client({ connectionString: url as string })
-    await client.connect()
-  })
-
-  afterEach(async () => {
-    await client.end()
-    await errand.close()
-    await store.cleanup()
-  })
+  const t = usePostgresErrand(url as string)
 
   it('heartbeat and completion find runs by primary key, whatever the statistics say about running runs', async () => {
-    const schema = (store.spec as { schema: string }).schema
-    errand.task('noop', {}, async () => {})
-    await errand.enqueueMany('noop', Array.from({ length: 20_000 }, (_, i) => i))
-    await client.query(`ANALYZE ${quoteIdent(schema)}.runs`) // nothing running when the statistics are taken
+    t.errand.task('noop', {}, async () => {})
+    await t.errand.enqueueMany('noop', Array.from({ length: 20_000 }, (_, i) => i))
+    await t.client.query(`ANALYZE ${t.schema}.runs`) // nothing running when the statistics are taken
     const now = new Date()
-    const driver = store.open()
+    const driver = t.store.open()
     const claimed = await driver.runClaim({ workerId: 'w', tasks: ['noop'], limit: 100, leaseMs: 60_000, now }).finally(() => driver.close())
     expect(claimed).toHaveLength(100)
-    const sql = new PostgresStatements(quoteIdent(schema), false)
+    const sql = new PostgresStatements(t.schema, false)
     const ids = claimed.map((run) => run.id)
     const attempts = claimed.map((run) => run.attempt)
     const results = claimed.map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: 'null' }))
@@ -74,10 +56,9 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
   })
 
   it('runs lists and the change feed read indexes, running runs included', async () => {
-    const schema = (store.spec as { schema: string }).schema
-    const s = quoteIdent(schema)
-    await seedRunsForLists(errand, store, { plain: 6_000, inQueues: 500, claimed: 5_000 })
-    await client.query(`ANALYZE ${s}.runs`)
+    const s = t.schema
+    await seedRunsForLists(t.errand, t.store, { plain: 6_000, inQueues: 500, claimed: 5_000 })
+    await t.client.query(`ANALYZE ${s}.runs`)
     const filters = [
       {},
       { task: 'noop' },
@@ -94,8 +75,8 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
       let plan = ''
       const page = await listRuns(
         async (text, values) => {
-          plan = (await client.query(`EXPLAIN ${text}`, values)).rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')
-          return (await client.query(text, values)).rows
+          plan = (await t.client.query(`EXPLAIN ${text}`, values)).rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')
+          return (await t.client.query(text, values)).rows
         },
         s,
         { limit: 50, ...filter },
@@ -105,10 +86,10 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
       expect(page.runs.length, label).toBeGreaterThan(0)
     }
     // The change feed: from the start, every run comes, the running ones among them, in (updated_at, id) order.
-    const insights = new PostgresInsights(s, async <T,>(text: string, values: unknown[]) => (await client.query(text, values)).rows as T[])
+    const insights = new PostgresInsights(s, async <T,>(text: string, values: unknown[]) => (await t.client.query(text, values)).rows as T[])
     const feed = await insights.listChanged({ after: { updatedAt: new Date(0), id: '' }, limit: 10_000 })
     expectWholeFeedInOrder(feed, 6_500)
-    const feedPlan = await client.query(`EXPLAIN ${insights.changed}`, [new Date(0), '', 500])
+    const feedPlan = await t.client.query(`EXPLAIN ${insights.changed}`, [new Date(0), '', 500])
     expect(feedPlan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')).not.toMatch(/Seq Scan on runs/)
   })
 
@@ -119,17 +100,17 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
    * both kinds of plan are checked.
    */
   async function explain(statement: string, params: unknown[], mode: 'custom' | 'generic'): Promise<PlanNode> {
-    await client.query('BEGIN')
+    await t.client.query('BEGIN')
     try {
-      await client.query(`SET LOCAL plan_cache_mode = force_${mode}_plan`)
-      await client.query(`PREPARE hot AS ${statement}`)
+      await t.client.query(`SET LOCAL plan_cache_mode = force_${mode}_plan`)
+      await t.client.query(`PREPARE hot AS ${statement}`)
       // EXECUTE takes its arguments as SQL text, not as bound parameters.
-      const args = params.map((value) => literal(client, value)).join(', ')
-      const result = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE hot(${args})`)
+      const args = params.map((value) => literal(t.client, value)).join(', ')
+      const result = await t.client.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE hot(${args})`)
       return (result.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan
     } finally {
-      await client.query('ROLLBACK')
-      await client.query('DEALLOCATE ALL')
+      await t.client.query('ROLLBACK')
+      await t.client.query('DEALLOCATE ALL')
     }
   }
 })
