@@ -23,11 +23,7 @@ export function throughputSvg(summaries: Summary[], scenarios: Array<[string, st
   const values = summaries.flatMap((s) => (s.perSec ? [s.perSec.median] : []))
   const maxExp = Math.ceil(Math.log10(Math.max(10, ...values)))
   const y = (v: number) => top + plotH - (Math.log10(Math.max(1, v)) / maxExp) * plotH
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Jobs per second, median of repetitions (log scale; higher is better)</text>`,
-  ]
+  const out = chartStart(W, H, 'Jobs per second, median of repetitions (log scale; higher is better)')
   for (let e = 0; e <= maxExp; e++) {
     const yy = y(10 ** e)
     out.push(`<line x1="${left}" x2="${W - 20}" y1="${yy}" y2="${yy}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${yy + 4}" text-anchor="end">${short(10 ** e)}</text>`)
@@ -49,13 +45,8 @@ export function throughputSvg(summaries: Summary[], scenarios: Array<[string, st
     const spans = lines.map((line, n) => `<tspan x="${cx}" dy="${n === 0 ? 0 : 12}">${esc(line)}</tspan>`).join('')
     out.push(`<text x="${cx}" y="${top + plotH + 16}" text-anchor="middle">${spans}</text>`)
   })
-  systems.forEach((system, i) => {
-    const x = left + (i % 3) * 300
-    const yy = H - 38 + Math.floor(i / 3) * 18
-    out.push(`<rect x="${x}" y="${yy - 9}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${x + 18}" y="${yy + 1}">${esc(system)}</text>`)
-  })
-  out.push('</svg>')
-  return `${out.join('\n')}\n`
+  out.push(...legend(systems.map((system, i) => ({ name: system, color: COLORS[i % COLORS.length]! })), left, H - 38, 18))
+  return chartEnd(out)
 }
 
 /**
@@ -81,11 +72,8 @@ export function backlogSvg(summaries: Summary[], systems: string[]): string {
   const x = (t: number) => left + (t / maxT) * plotW
   const y = (b: number) => top + plotH - (b / maxB) * plotH
   const first = summaries.find((s) => s.mixed)?.mixed
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Mixed load${first ? ` (${first.rate.toLocaleString('en-US')} jobs/s for ${first.seconds} s)` : ''}: jobs enqueued and not yet started (lower is better)</text>`,
-  ]
+  const rate = first ? ` (${first.rate.toLocaleString('en-US')} jobs/s for ${first.seconds} s)` : ''
+  const out = chartStart(W, H, `Mixed load${rate}: jobs enqueued and not yet started (lower is better)`)
   for (let k = 0; k <= 4; k++) {
     const b = (maxB * k) / 4
     out.push(`<line x1="${left}" x2="${W - right}" y1="${y(b)}" y2="${y(b)}" stroke="#ddd"/>`, `<text x="${left - 6}" y="${y(b) + 4}" text-anchor="end">${Math.round(b).toLocaleString('en-US')}</text>`)
@@ -104,13 +92,30 @@ export function backlogSvg(summaries: Summary[], systems: string[]): string {
     const points = l.series.map(([t, b]) => `${x(t).toFixed(1)},${y(b).toFixed(1)}`).join(' ')
     out.push(`<polyline fill="none" stroke="${l.color}" stroke-width="1.5" points="${points}"><title>${esc(l.system)}: ${esc(l.label)}</title></polyline>`)
   }
-  lines.forEach((l, i) => {
-    const lx = left + (i % 3) * 300
-    const ly = H - 30 + Math.floor(i / 3) * 16
-    out.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${l.color}"/>`, `<text x="${lx + 18}" y="${ly + 1}">${esc(l.system)}</text>`)
+  out.push(...legend(lines.map((l) => ({ name: l.system, color: l.color })), left, H - 30, 16))
+  return chartEnd(out)
+}
+
+/** The opening of a chart: its size, a white background and its title. */
+function chartStart(width: number, height: number, title: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${title}</text>`,
+  ]
+}
+
+function chartEnd(out: string[]): string {
+  return `${[...out, '</svg>'].join('\n')}\n`
+}
+
+/** A colour key, three entries to a row, the first row's baseline at `y`. */
+function legend(entries: Array<{ name: string; color: string }>, left: number, y: number, rowHeight: number): string[] {
+  return entries.flatMap(({ name, color }, i) => {
+    const x = left + (i % 3) * 300
+    const yy = y + Math.floor(i / 3) * rowHeight
+    return [`<rect x="${x}" y="${yy - 9}" width="12" height="12" fill="${color}"/>`, `<text x="${x + 18}" y="${yy + 1}">${esc(name)}</text>`]
   })
-  out.push('</svg>')
-  return `${out.join('\n')}\n`
 }
 
 /** 1, 2 or 5 times a power of ten, at or above `v`. */
