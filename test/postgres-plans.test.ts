@@ -55,6 +55,41 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     }
   })
 
+  it('completions and heartbeats of small batches keep one generic plan instead of planning each one', async () => {
+    // With an empty table every plan costs next to nothing and the generic one wins anyway.
+    t.errand.task('noop', {}, async () => {})
+    await t.errand.enqueueMany('noop', Array.from({ length: 2_000 }, (_, i) => i))
+    await t.client.query(`ANALYZE ${t.schema}.runs`)
+    const sql = new PostgresStatements(t.schema, false)
+    const now = new Date()
+    const statements = {
+      finish: (i: number) => [...finishArrays([{ id: `r${i}`, attempt: 1, workerId: 'w', outcome: 'completed', outputJson: 'null' }], now), now],
+      heartbeat: (i: number) => [now, now, [`r${i}`], [1]],
+    }
+    for (const [name, values] of Object.entries(statements)) {
+      const text = sql[name as keyof typeof statements]
+      for (let i = 0; i < 10; i++) await t.client.query({ name, text, values: values(i) })
+      const { rows } = await t.client.query('SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1', [name])
+      // PostgreSQL tries five custom plans before it compares them with the generic one.
+      expect(rows[0], name).toEqual({ generic_plans: '5', custom_plans: '5' })
+    }
+  })
+
+  it("the store's own connections run without JIT compilation", async () => {
+    const driver = t.store.open()
+    try {
+      const pool = (driver as unknown as { pool: pg.Pool }).pool
+      const client = await pool.connect()
+      try {
+        expect((await client.query('SHOW jit')).rows[0]).toEqual({ jit: 'off' })
+      } finally {
+        client.release()
+      }
+    } finally {
+      await driver.close()
+    }
+  })
+
   it('runs lists and the change feed read indexes, running runs included', async () => {
     const s = t.schema
     await seedRunsForLists(t.errand, t.store, { plain: 6_000, inQueues: 500, claimed: 5_000 })
