@@ -49,6 +49,15 @@ export class Worker {
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle'
   private fetching = false
   private fetchAgain = false
+  /**
+   * Whether runs may be due that no claim has looked for yet. A finished run frees a slot
+   * but claims for it only while this is set: once a claim has come back short, runs that
+   * become due arrive as wake-ups (an enqueue here, NOTIFY, a timer, the poll), and each
+   * sets it again. Without it every finished run cost a claim that found nothing.
+   */
+  private mayBeDue = true
+  /** Wake-ups so far: a claim clears `mayBeDue` only if none came while it ran. */
+  private wakeups = 0
   /** The fetch loop in progress (settled when none is). */
   private fetchDone: Promise<void> = Promise.resolve()
   private pollTimer: NodeJS.Timeout | null = null
@@ -154,6 +163,8 @@ export class Worker {
   /** Asks for a claim as soon as possible; calls made while one runs coalesce into one more. */
   fetchSoon(): void {
     if (this.state !== 'running') return
+    this.mayBeDue = true
+    this.wakeups++
     if (this.fetching) {
       this.fetchAgain = true
       return
@@ -215,9 +226,15 @@ export class Worker {
       groups.push({ tasks: [task.name], room: () => Math.min(this.freeSlots(), limit - (this.takenPerTask.get(task.name) ?? 0)) })
     }
     const forbiddenFlags = typeof this.options.forbiddenFlags === 'function' ? checkForbiddenFlags(await this.options.forbiddenFlags()) : this.options.forbiddenFlags
+    const wakeupsBefore = this.wakeups
+    let lookedForAll = true
     for (const group of groups) {
       const limit = Math.min(group.room(), this.options.batchSize)
-      if (limit <= 0 || this.state !== 'running') continue
+      if (this.state !== 'running') return full
+      if (limit <= 0) {
+        lookedForAll = false // no room: this group's due runs, if any, are still to be claimed
+        continue
+      }
       const claimed = await this.internals.driver.runClaim({
         workerId: this.id,
         tasks: group.tasks,
@@ -230,6 +247,8 @@ export class Worker {
       if (claimed.length === limit) full = true
       for (const run of claimed) this.take(run)
     }
+    // Every claim came back short and nothing woke the worker meanwhile: nothing else is due.
+    if (lookedForAll && !full && wakeupsBefore === this.wakeups) this.mayBeDue = false
     return full
   }
 
@@ -296,7 +315,9 @@ export class Worker {
     this.busy--
     this.countTaken(entry.run.task, -1)
     this.startHeld()
-    this.fetchSoon()
+    // A run of a serial queue or concurrency key that was cancelled frees its group now,
+    // with no result of ours to write (and no wake-up from this process's own NOTIFY).
+    if (this.mayBeDue || entry.run.queue !== null || entry.run.concurrencyKey !== null) this.fetchSoon()
     await this.writeResult(entry, settlement, startedAt)
   }
 
@@ -309,8 +330,12 @@ export class Worker {
     if (!applied) return
     const dueAgain = announceAttemptResult(this.internals, entry.run, result, settlement, Date.now() - startedAt)
     if (dueAgain) this.wake(dueAgain)
-    // Its serial queue's next run, or its concurrency key's, may start now that this one is written.
-    if (entry.run.queue !== null || entry.run.concurrencyKey !== null) this.fetchSoon()
+    // Due for another worker now: a run given back, or its serial queue's next run (or its
+    // concurrency key's) now that this one is written. Every worker of this process hears
+    // it; other processes hear the store's NOTIFY.
+    if (result.outcome === 'released' || entry.run.queue !== null || entry.run.concurrencyKey !== null) {
+      this.internals.signals.emit('wake', this.internals.clock.now())
+    }
     // A run of a schedule ended: a run held behind it (overlap 'queue') may go now.
     if (entry.run.scheduleKey !== null) this.scheduler?.poke()
   }

@@ -192,7 +192,7 @@ export class PostgresDriver implements StoreDriver {
     if (!this.notifier) return null
     const stop = await this.notifier.watchRunFinished(params.id, params.onFinished)
     try {
-      await this.rows(this.sql.markWaited, [params.id])
+      await this.rows(this.sql.markWaited, [params.id, RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, null)])
       return stop
     } catch (error) {
       stop()
