@@ -315,8 +315,9 @@ export class Worker {
     this.busy--
     this.countTaken(entry.run.task, -1)
     this.startHeld()
-    // A run of a serial queue or concurrency key that was cancelled frees its group now,
-    // with no result of ours to write (and no wake-up from this process's own NOTIFY).
+    // The slot is claimed for only while runs may be due; but a run of a serial queue or
+    // concurrency key always claims: if it was cancelled, its group is free already, and no
+    // result of ours will be written to say so (nor does this process hear its own NOTIFY).
     if (this.mayBeDue || entry.run.queue !== null || entry.run.concurrencyKey !== null) this.fetchSoon()
     await this.writeResult(entry, settlement, startedAt)
   }
