@@ -181,6 +181,36 @@ describe.skipIf(!url)('postgres: waits notified across processes', () => {
     stop?.()
   })
 
+  it('a wait on a run not started announces the run again a moment later, for a claim its mark may have hidden; on a running run it does not', async () => {
+    const listener = new pg.Client({ connectionString: url as string })
+    await listener.connect()
+    closers.push(() => listener.end())
+    const announced: number[] = []
+    listener.on('notification', (message) => {
+      if (message.channel === 'errand_runs_available' && JSON.parse(message.payload ?? 'null')[0] === schema) announced.push(Date.now())
+    })
+    await listener.query('LISTEN errand_runs_available')
+    const driver = store.open()
+    closers.push(() => driver.close())
+    const [running, queued] = [newRun(), newRun()]
+    await driver.runInsertMany({ now: new Date(), runs: [running] })
+    expect(await driver.runClaim({ workerId: 'w', tasks: ['ping'], limit: 10, leaseMs: 60_000, now: new Date() })).toHaveLength(1)
+    await sleep(200) // let the insert's own NOTIFY arrive and be counted out
+    announced.length = 0
+    const stopRunning = await driver.watchRunFinished?.({ id: running.id, onFinished: () => {} })
+    await sleep(300)
+    expect(announced).toEqual([])
+    stopRunning?.()
+
+    await driver.runInsertMany({ now: new Date(), runs: [queued] })
+    await waitUntil(() => announced.length === 1, 10_000, "the insert's NOTIFY")
+    const marked = Date.now()
+    const stopQueued = await driver.watchRunFinished?.({ id: queued.id, onFinished: () => {} })
+    await waitUntil(() => announced.length === 2, 10_000, 'the run announced again')
+    expect(announced[1]! - marked).toBeGreaterThanOrEqual(5)
+    stopQueued?.()
+  })
+
   it('a finish during a LISTEN outage still ends the wait: every watch is woken when the connection is back', async () => {
     const { driver, pool, tag } = tagged()
     const gate = holdConnections(pool)

@@ -92,6 +92,8 @@ export interface PostgresStoreOptions {
 
 const LEASE_EXPIRED_ERROR = JSON.stringify({ name: 'LeaseExpiredError', code: 'lease_lost', message: 'The worker stopped renewing its lease (it crashed, hung or lost the database)' })
 const FINAL_STATUSES = new Set(['completed', 'cancelled', 'dead_lettered'])
+/** How long after a wait's mark a run not yet started is announced again; see `watchRunFinished`. A claim usually takes 2-4 ms. */
+const REANNOUNCE_AFTER_MS = 10
 
 /** The PostgreSQL store: any number of worker processes on any number of machines. */
 export class PostgresDriver implements StoreDriver {
@@ -111,10 +113,12 @@ export class PostgresDriver implements StoreDriver {
   private readonly insights: PostgresInsights
   private migration: Promise<void> | null = null
   private closed = false
+  private readonly onError: (error: unknown) => void
 
   constructor(connection: PostgresConnection, options: PostgresStoreOptions = {}) {
     this.schema = checkSchemaName(options.schema ?? 'errand')
     const onError = options.onError ?? (() => {})
+    this.onError = onError
     if (connection?.pool) {
       this.pool = connection.pool
       this.ownsPool = false
@@ -186,17 +190,34 @@ export class PostgresDriver implements StoreDriver {
    * LISTEN first, then mark the run `waited` (its trigger notifies the finish of marked runs
    * only): a finish committed before the mark is seen by the caller's next read, one after
    * it is notified. Null when notifications are off.
+   *
+   * A claim that meets the mark's row lock skips the run (SKIP LOCKED), and may find
+   * nothing else to do and no wake-up to come: an enqueue followed at once by a wait, on an
+   * idle worker, used to wait for the poll. So a run marked before it started, and still
+   * not started a moment later, is announced again (with no sender, so this process's
+   * workers hear it too). Waiting that moment spares the NOTIFY, and a claim in every
+   * listening worker, for the runs a claim took at once: nearly all of them.
    */
   async watchRunFinished(params: RunWatchFinishedParams): Promise<(() => void) | null> {
     await this.ready()
     if (!this.notifier) return null
     const stop = await this.notifier.watchRunFinished(params.id, params.onFinished)
+    let marked: Array<{ status: string }>
     try {
-      await this.rows(this.sql.markWaited, [params.id, RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, null)])
-      return stop
+      marked = await this.rows<{ status: string }>(this.sql.markWaited, [params.id])
     } catch (error) {
       stop()
       throw error
+    }
+    if (!marked.some((row) => row.status === 'queued' || row.status === 'scheduled')) return stop
+    const recheck = setTimeout(() => {
+      const values = [params.id, RUNS_AVAILABLE_CHANNEL, notificationPayload(this.schema, null)]
+      if (!this.closed) this.rows(this.sql.announceIfNotStarted, values).catch(this.onError)
+    }, REANNOUNCE_AFTER_MS)
+    recheck.unref()
+    return () => {
+      clearTimeout(recheck)
+      stop()
     }
   }
 

@@ -116,6 +116,7 @@ export class PostgresStatements {
   readonly prune: string
   readonly listAttempts: string
   readonly markWaited: string
+  readonly announceIfNotStarted: string
   readonly notify = 'SELECT pg_notify($1, $2)'
 
   constructor(s: string, notifyOnInsert: boolean) {
@@ -271,16 +272,8 @@ export class PostgresStatements {
     // The row lock waits for a finish being committed, then re-reads the row: final, so
     // unmarked, and the waiter's next read sees the finish; otherwise the finish, waiting in
     // turn, updates the marked row and its trigger notifies.
-    // A claim that meets the mark's row lock skips the run (SKIP LOCKED) and may come back
-    // empty-handed with nothing else to wake it: a run marked before it started is
-    // announced again, once the mark commits ($2, $3: channel and payload, with
-    // no sender, so this process's workers hear it too). Seen: an enqueue followed at once
-    // by a wait, on an idle worker, waited for the poll.
-    this.markWaited = `
-      WITH marked AS (
-        UPDATE ${s}.runs SET waited = true WHERE id = $1 AND NOT waited AND status NOT IN ${FINAL}
-        RETURNING status
-      )
-      SELECT pg_notify($2, $3) FROM marked WHERE status IN ('scheduled', 'queued')`
+    this.markWaited = `UPDATE ${s}.runs SET waited = true WHERE id = $1 AND NOT waited AND status NOT IN ${FINAL} RETURNING status`
+    // $2, $3: the runs-available channel and payload.
+    this.announceIfNotStarted = `SELECT pg_notify($2, $3) FROM ${s}.runs WHERE id = $1 AND status IN ('scheduled', 'queued')`
   }
 }
