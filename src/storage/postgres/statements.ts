@@ -273,7 +273,8 @@ export class PostgresStatements {
     // unmarked, and the waiter's next read sees the finish; otherwise the finish, waiting in
     // turn, updates the marked row and its trigger notifies.
     this.markWaited = `UPDATE ${s}.runs SET waited = true WHERE id = $1 AND NOT waited AND status NOT IN ${FINAL} RETURNING status`
-    // $2, $3: the runs-available channel and payload.
+    // A run a claim may have skipped while the mark held its row (see watchRunFinished in
+    // the driver), announced again if it has still not started. $2, $3: channel and payload.
     this.announceIfNotStarted = `SELECT pg_notify($2, $3) FROM ${s}.runs WHERE id = $1 AND status IN ('scheduled', 'queued')`
   }
 }
