@@ -300,6 +300,19 @@ export class Worker {
     this.forget(entry.run.id)
   }
 
+  /** A run of a serial queue or concurrency key let go of it: the next run of its group may start. */
+  private groupFreed(run: RunRecord): void {
+    if (run.queue !== null || run.concurrencyKey !== null) this.wakeWorkers()
+  }
+
+  /**
+   * Wakes every worker of this process, this one included. Other processes hear the store's
+   * NOTIFY, which this process's own workers ignore.
+   */
+  private wakeWorkers(): void {
+    this.internals.signals.emit('wake', this.internals.clock.now())
+  }
+
   private countTaken(task: string, change: 1 | -1): void {
     this.takenPerTask.set(task, (this.takenPerTask.get(task) ?? 0) + change)
   }
@@ -315,10 +328,7 @@ export class Worker {
     this.busy--
     this.countTaken(entry.run.task, -1)
     this.startHeld()
-    // The slot is claimed for only while runs may be due; but a run of a serial queue or
-    // concurrency key always claims: if it was cancelled, its group is free already, and no
-    // result of ours will be written to say so (nor does this process hear its own NOTIFY).
-    if (this.mayBeDue || entry.run.queue !== null || entry.run.concurrencyKey !== null) this.fetchSoon()
+    if (this.mayBeDue) this.fetchSoon()
     await this.writeResult(entry, settlement, startedAt)
   }
 
@@ -326,17 +336,13 @@ export class Worker {
   private async writeResult(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {
     entry.state = 'writing'
     const result = attemptResultOf(entry.run, settlement, this.id)
-    if (!result) return
-    const applied = await this.batcher.submit(result).catch(() => false)
-    if (!applied) return
+    const applied = result !== null && (await this.batcher.submit(result).catch(() => false))
+    // Written, or taken from us (a cancel): either way the run no longer holds its group.
+    this.groupFreed(entry.run)
+    if (!result || !applied) return
     const dueAgain = announceAttemptResult(this.internals, entry.run, result, settlement, Date.now() - startedAt)
     if (dueAgain) this.wake(dueAgain)
-    // Due for another worker now: a run given back, or its serial queue's next run (or its
-    // concurrency key's) now that this one is written. Every worker of this process hears
-    // it; other processes hear the store's NOTIFY.
-    if (result.outcome === 'released' || entry.run.queue !== null || entry.run.concurrencyKey !== null) {
-      this.internals.signals.emit('wake', this.internals.clock.now())
-    }
+    if (result.outcome === 'released') this.wakeWorkers() // given back: due for another worker now
     // A run of a schedule ended: a run held behind it (overlap 'queue') may go now.
     if (entry.run.scheduleKey !== null) this.scheduler?.poke()
   }
