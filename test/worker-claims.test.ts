@@ -94,6 +94,27 @@ describe.each(storeKinds())('worker claims on $name', (kind) => {
     await expect(next.wait({ timeout: '10s' })).resolves.toMatchObject({ status: 'completed' })
   })
 
+  it("a serial queue's next run is claimed when a run held for a slot is cancelled, without the poll", async () => {
+    const gate = deferred()
+    const job = errand.task('job', {}, async (name: string) => {
+      if (name === 'blocker') await gate.promise
+    })
+    await errand.worker({ ...noPoll, concurrency: 1, prefetch: 5 }).start()
+    const blocker = await job.enqueue('blocker')
+    await waitUntil(async () => (await blocker.get())?.status === 'running', 10_000, 'blocker running')
+    const first = await job.enqueue('first', { queue: 'serial' })
+    await waitUntil(async () => (await first.get())?.status === 'running', 10_000, 'first claimed and held')
+    const before = claims.length
+    const second = await job.enqueue('second', { queue: 'serial' })
+    // Its wake-up's claim comes back short: the queue is held by the first.
+    await waitUntil(() => claims.length > before, 10_000, 'the claim of the wake-up of "second"')
+    expect((await second.get())?.status).toBe('queued')
+    await errand.runs.cancel(first.id) // held, never started: dropped from the worker
+    await waitUntil(async () => (await second.get())?.status === 'running', 10_000, 'second claimed')
+    gate.resolve()
+    await expect(second.wait({ timeout: '10s' })).resolves.toMatchObject({ status: 'completed' })
+  })
+
   it('runs another worker of this process gives back at its stop start here, without the poll', async () => {
     const gate = deferred()
     const ran: number[] = []

@@ -298,6 +298,7 @@ export class Worker {
     if (index >= 0) this.held.splice(index, 1)
     this.countTaken(entry.run.task, -1)
     this.forget(entry.run.id)
+    this.groupFreed(entry.run)
   }
 
   /** A run of a serial queue or concurrency key let go of it: the next run of its group may start. */
