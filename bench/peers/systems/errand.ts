@@ -3,9 +3,9 @@
  * `npm run bench:peers` runs first), as an installed package runs, on PostgreSQL and on
  * SQLite. Not from the TypeScript source through tsx: its transform wraps every function
  * made at run time in a naming helper (esbuild's keepNames), a cost no installed package
- * pays and none of the peers pays here. Tuned form: concurrency 50 and `prefetch: 500`, the worker options docs/api.md
- * recommends for many short runs (claims of up to 550, batchSize defaulting to
- * concurrency + prefetch); nothing else changes.
+ * pays and none of the peers pays here. Tuned form: concurrency 50 and `prefetch: 500`,
+ * the worker options docs/api.md recommends for many short runs (claims of up to 550,
+ * batchSize defaulting to concurrency + prefetch); nothing else changes.
  *
  * Retained history (retained scenario): finished runs written with one INSERT ... SELECT in
  * the store's own schema (`errand.runs` and `errand.attempts` on PostgreSQL, `errand_runs`
