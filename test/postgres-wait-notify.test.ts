@@ -145,7 +145,11 @@ describe.skipIf(!url)('postgres: waits notified across processes', () => {
     await listener.connect()
     closers.push(() => listener.end())
     const payloads: unknown[] = []
-    listener.on('notification', (message) => payloads.push(JSON.parse(message.payload ?? 'null')))
+    // The channel is shared by every store of the database, and other test files run at once.
+    listener.on('notification', (message) => {
+      const payload = JSON.parse(message.payload ?? 'null') as [string, string]
+      if (payload[0] === schema) payloads.push(payload)
+    })
     await listener.query('LISTEN errand_runs_finished')
 
     const driver = store.open()
