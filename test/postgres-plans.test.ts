@@ -17,6 +17,8 @@ import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { finishArrays } from '../src/storage/postgres/params.js'
 import { PostgresInsights } from '../src/storage/postgres/insights.js'
+import { runIdFloor } from '../src/storage/driver.js'
+import { claimStatement } from '../src/storage/postgres/claim.js'
 import { listRuns } from '../src/storage/postgres/run-list.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
 import { expectWholeFeedInOrder, seedRunsForLists } from './support/list-fixture.js'
@@ -113,17 +115,22 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
       { task: 'noop', createdFrom: new Date(Date.now() - 60_000) },
     ]
     for (const filter of filters) {
-      let plan = ''
+      let plan: PlanNode | undefined
       const page = await listRuns(
         async (text, values) => {
-          plan = (await t.client.query(`EXPLAIN ${text}`, values)).rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')
+          const explained = await t.client.query(`EXPLAIN (FORMAT JSON) ${text}`, values)
+          plan = (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan
           return (await t.client.query(text, values)).rows
         },
         s,
         { limit: 50, ...filter },
       )
       const label = JSON.stringify(filter)
-      expect(plan, label).not.toMatch(/Seq Scan on runs/)
+      expect(nodes(plan!).filter(isSeqScanOfRuns), label).toEqual([])
+      // Each range comes from its index in order, newest first: no Sort over the history
+      // (5,900 completed runs here). Small sets, such as the running runs, may be sorted.
+      const sorts = nodes(plan!).filter((node) => node['Node Type'] === 'Sort')
+      expect(sorts.filter((sort) => sort['Plan Rows'] > 500), label).toEqual([])
       expect(page.runs.length, label).toBeGreaterThan(0)
     }
     // The change feed: from the start, every run comes, the running ones among them, in (updated_at, id) order.
@@ -133,6 +140,54 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     const feedPlan = await t.client.query(`EXPLAIN ${insights.changed}`, [new Date(0), '', 500])
     expect(feedPlan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n')).not.toMatch(/Seq Scan on runs/)
   })
+
+  it("pruning, the activity chart, and a rare task's list and claim read what they return, not the history", async () => {
+    const s = t.schema
+    // The rare task, first: 600 finished runs, then 30 queued; 10,000 newer runs of another task.
+    t.errand.task('rare', {}, async () => {})
+    await t.errand.enqueueMany('rare', Array.from({ length: 600 }, (_, i) => i))
+    const driver = t.store.open()
+    try {
+      const claimed = await driver.runClaim({ workerId: 'w', tasks: ['rare'], limit: 600, leaseMs: 60_000, now: new Date() })
+      const results = claimed.map((run) => ({ id: run.id, attempt: run.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: 'null' }))
+      await driver.runFinishMany({ results, now: new Date() })
+    } finally {
+      await driver.close()
+    }
+    await t.errand.enqueueMany('rare', Array.from({ length: 30 }, (_, i) => i))
+    await seedRunsForLists(t.errand, t.store, { plain: 10_000, inQueues: 0, claimed: 10_000 })
+    await t.client.query(`ANALYZE ${s}.runs`)
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    const later = new Date(Date.now() + 1_000)
+    const plans: Record<string, PlanNode> = {}
+    const capture = (name: string) => async (text: string, values: unknown[]) => ((plans[name] = await explainAnalyzed(text, values)), [])
+    // Nothing finished an hour ago: the 9,900 finished runs are all newer than the cutoff's ids.
+    await capture('prune')(new PostgresStatements(s, false).prune, [hourAgo, 500, runIdFloor(hourAgo)])
+    // Nothing finished after `later` (one-millisecond buckets, so the window starts there).
+    await new PostgresInsights(s, capture('activity')).activityOf({ since: later, bucketMs: 1 })
+    await capture('claim of the rare task')(claimStatement(s), [later, ['rare'], 10, 'w', later, [], null])
+    await listRuns(capture('list of the rare task'), s, { limit: 50, task: 'rare' })
+    // At most the rare task's 30 queued runs; a list, one page from each status (its own
+    // 600 finished ones included) and the 100 running runs it reads apart (runs_lease).
+    for (const [name, plan] of Object.entries(plans)) {
+      expect(nodes(plan).filter(isSeqScanOfRuns), name).toEqual([])
+      expect(nodes(plan).filter((node) => node['Node Type'] === 'Sort' && node['Plan Rows'] > 500), name).toEqual([])
+      expect(maxRowsRead(plan), name).toBeLessThanOrEqual(name.startsWith('list') ? 100 : 30)
+    }
+    expect(plans['claim of the rare task']?.['Actual Rows']).toBe(10)
+    expect(plans['list of the rare task']?.['Actual Rows']).toBe(51)
+  })
+
+  /** EXPLAIN ANALYZE of one statement with bound values, rolled back (a claim writes). */
+  async function explainAnalyzed(text: string, values: unknown[]): Promise<PlanNode> {
+    await t.client.query('BEGIN')
+    try {
+      const result = await t.client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values)
+      return (result.rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan
+    } finally {
+      await t.client.query('ROLLBACK')
+    }
+  }
 
   /**
    * The plan as executed (EXPLAIN ANALYZE), rolled back so the runs stay as they were. The
@@ -158,9 +213,13 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
 
 interface PlanNode {
   'Node Type': string
+  'Relation Name'?: string
+  'Index Name'?: string
+  'Plan Rows': number
   'Actual Rows': number
   'Actual Loops': number
   'Rows Removed by Join Filter'?: number
+  'Rows Removed by Filter'?: number
   'Sort Space Type'?: string
   Plans?: PlanNode[]
 }
@@ -176,6 +235,16 @@ function rowsRemovedByJoins(plan: PlanNode): number {
 /** Rows a node produced over all its loops: a rescanned input shows up as batch x batch. */
 function maxRescans(plan: PlanNode): number {
   return Math.max(...nodes(plan).map((node) => node['Actual Rows'] * node['Actual Loops']))
+}
+
+/** The most rows any one scan of runs looked at (returned or filtered out), over all its loops. */
+function maxRowsRead(plan: PlanNode): number {
+  const scans = nodes(plan).filter((node) => node['Relation Name'] === 'runs')
+  return Math.max(0, ...scans.map((node) => (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']))
+}
+
+function isSeqScanOfRuns(node: PlanNode): boolean {
+  return node['Node Type'] === 'Seq Scan' && node['Relation Name'] === 'runs'
 }
 
 function literal(client: pg.Client, value: unknown): string {

@@ -34,6 +34,10 @@ export interface RunRecord extends Run {
 
 /** A new run, fully resolved by the runtime. JSON fields arrive already serialised. */
 export interface NewRun {
+  /**
+   * A UUIDv7 whose time is the insert's `now` (or earlier). Drivers rely on it: the
+   * creation-time ranges of `runList` and `runPrune` bound the id ({@link runIdFloor}).
+   */
   id: string
   task: string
   status: Extract<RunStatus, 'scheduled' | 'queued'>

@@ -24,10 +24,17 @@ export function at(offsetMs: number): Date {
   return new Date(T0.getTime() + offsetMs)
 }
 
-/** A time-ordered UUID (v7) for `ms`, as the runtime makes them. */
-export function idAt(ms: number): string {
+/**
+ * A UUID (v7) for `ms`, as the runtime makes them. With `count`, ids of the same `ms` sort
+ * by it, as the runtime's ids made in one millisecond do.
+ */
+export function idAt(ms: number, count?: number): string {
   const bytes = randomBytes(16)
   bytes.writeUIntBE(ms, 0, 6)
+  if (count !== undefined) {
+    bytes.fill(0, 6, 10)
+    bytes.writeUIntBE(count, 10, 6)
+  }
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
   const hex = bytes.toString('hex')
@@ -40,7 +47,7 @@ let sequence = 0
 export function newRun(overrides: Partial<NewRun> = {}): NewRun {
   const runAt = overrides.runAt ?? T0
   return {
-    id: idAt(T0.getTime() + sequence++),
+    id: idAt(T0.getTime(), sequence++),
     task: 'task-a',
     status: 'queued',
     payloadJson: JSON.stringify({ n: sequence }),

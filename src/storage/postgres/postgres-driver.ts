@@ -43,6 +43,7 @@ import type {
   StepSaveParams,
   StoreDriver,
 } from '../driver.js'
+import { runIdFloor } from '../driver.js'
 import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
 import { notificationPayload, PostgresNotifier, RUNS_AVAILABLE_CHANNEL } from './notifier.js'
@@ -362,7 +363,7 @@ export class PostgresDriver implements StoreDriver {
 
   async runPrune(params: RunPruneParams): Promise<number> {
     await this.ready()
-    const [row] = await this.rows<{ n: number }>(this.sql.prune, [params.finishedBefore, params.limit])
+    const [row] = await this.rows<{ n: number }>(this.sql.prune, [params.finishedBefore, params.limit, pruneIdBound(params.finishedBefore)])
     return Number(row?.n ?? 0)
   }
 
@@ -471,6 +472,11 @@ export class PostgresDriver implements StoreDriver {
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError()
   }
+}
+
+/** Above every id made up to and including the cutoff's millisecond: runs created before it finished. */
+function pruneIdBound(finishedBefore: Date): string {
+  return runIdFloor(new Date(finishedBefore.getTime() + 1))
 }
 
 function leaseKey(id: string, attempt: number): string {

@@ -1,3 +1,4 @@
+import { RUN_STATUSES, type RunStatus } from '../../core/run-state.js'
 import { runIdFloor, type RunListParams, type RunListResult } from '../driver.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { runColumns, runFromRow, type RunRow } from './rows.js'
@@ -9,9 +10,9 @@ type RowQuery = (text: string, values: unknown[]) => Promise<RunRow[]>
 /**
  * One page of runs, newest first. Ids are UUIDv7 in the C collation, so `id DESC` is
  * creation order and the cursor (the last id of the previous page) is a plain `id <`
- * bound, served by the primary key or the (task, id) / (status, id) / (queue, id) /
- * (schedule_key, id) indexes, and the (task, status, id) / (queue, status, id) ones of
- * migration 5. Only the filters given appear in the statement; every value is bound.
+ * bound, served by the primary key or the (status, id) / (schedule_key, id) indexes, and
+ * the (task, status, id) / (queue, status, id) ones of migration 5. Only the filters given
+ * appear in the statement; every value is bound.
  */
 export async function listRuns(query: RowQuery, s: string, params: RunListParams): Promise<RunListResult> {
   const values: unknown[] = []
@@ -22,7 +23,7 @@ export async function listRuns(query: RowQuery, s: string, params: RunListParams
   // completed + dead_lettered. Running runs are not in the list indexes (migration 7), so
   // every select says which side it reads, in words the planner can match to an index's
   // predicate; without a status filter, both sides are merged.
-  const statuses = params.status?.length ? [...new Set(params.status)] : [null, 'running']
+  const statuses = params.status?.length ? [...new Set(params.status)] : everyStatusFor(params)
   const selects = statuses.map((status) => {
     const where: string[] = []
     if (status === 'running') where.push(`r.status = 'running'`)
@@ -42,4 +43,15 @@ export async function listRuns(query: RowQuery, s: string, params: RunListParams
   const page = rows.slice(0, params.limit)
   const last = page[page.length - 1]
   return { runs: page.map(runFromRow), nextCursor: rows.length > params.limit && last ? encodeCursor(last.id) : null }
+}
+
+/**
+ * The statuses to read apart when the filter names none. A task or a queue has no index of
+ * its own (migration 8): its list reads the (task, status, id) or (queue, status, id) index
+ * once per status, each range already newest first. A schedule's list has its own
+ * (schedule_key, id) index, which a per-status read would walk once per status.
+ */
+function everyStatusFor(params: RunListParams): (RunStatus | null)[] {
+  const byTaskOrQueue = (params.task !== undefined || params.queue !== undefined) && params.schedule === undefined
+  return byTaskOrQueue ? [...RUN_STATUSES] : [null, 'running']
 }

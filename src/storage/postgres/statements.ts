@@ -236,10 +236,12 @@ export class PostgresStatements {
         ${REPLACE_ATTEMPT}
       )
       SELECT id, attempt, status FROM rescued`
+    // $3 bounds the id: a run is created before it finishes, so only runs created before the
+    // cutoff can go, and the (status, id) index reads just those (migration 8).
     this.prune = `
       WITH doomed AS (
-        SELECT id FROM ${s}.runs WHERE completed_at < $1 AND status IN ${FINAL}
-        ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED
+        SELECT id FROM ${s}.runs WHERE status IN ${FINAL} AND id < $3 AND completed_at < $1
+        LIMIT $2 FOR UPDATE SKIP LOCKED
       ), attempts_gone AS (
         DELETE FROM ${s}.attempts a USING doomed d WHERE a.run_id = d.id
       ), queues_let_go AS (
