@@ -2,12 +2,19 @@ import type { LogAppendParams, StoreDriver } from '../storage/driver.js'
 
 type Entry = LogAppendParams['entries'][number]
 
+interface Batch {
+  entries: Entry[]
+  written: Promise<void>
+  resolve: () => void
+}
+
 /**
  * Collects handler log messages and writes them in one store call per turn of the event
  * loop, so a chatty handler costs one commit per batch rather than one per line.
  */
 export class LogBuffer {
-  private entries: Entry[] = []
+  private collecting: Batch = newBatch()
+  private inFlight: Batch | null = null
   private flushing: Promise<void> | null = null
 
   constructor(
@@ -16,8 +23,18 @@ export class LogBuffer {
   ) {}
 
   add(entry: Entry): void {
-    this.entries.push(entry)
+    this.collecting.entries.push(entry)
     this.flushing ??= this.flushSoon()
+  }
+
+  /**
+   * Settles once every message added so far is written (or failed to be), without waiting
+   * for messages added later; null when none is pending. An attempt's result waits for it,
+   * so whoever sees a run finished also sees its logs.
+   */
+  written(): Promise<void> | null {
+    if (this.collecting.entries.length > 0) return this.collecting.written
+    return this.inFlight?.written ?? null
   }
 
   async drain(): Promise<void> {
@@ -27,13 +44,22 @@ export class LogBuffer {
   private async flushSoon(): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve))
     try {
-      while (this.entries.length > 0) {
-        const batch = this.entries
-        this.entries = []
-        await this.driver.logAppend({ entries: batch }).catch(this.onError)
+      while (this.collecting.entries.length > 0) {
+        const batch = this.collecting
+        this.collecting = newBatch()
+        this.inFlight = batch
+        await this.driver.logAppend({ entries: batch.entries }).catch(this.onError)
+        this.inFlight = null
+        batch.resolve()
       }
     } finally {
       this.flushing = null
     }
   }
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void
+  const written = new Promise<void>((settle) => (resolve = settle))
+  return { entries: [], written, resolve }
 }

@@ -337,6 +337,8 @@ export class Worker {
   private async writeResult(entry: ActiveRun, settlement: Settlement, startedAt: number): Promise<void> {
     entry.state = 'writing'
     const result = attemptResultOf(entry.run, settlement, this.id)
+    const logsWritten = this.services.logs.written()
+    if (logsWritten) await logsWritten
     const applied = result !== null && (await this.batcher.submit(result).catch(() => false))
     // Written, or taken from us (a cancel): either way the run no longer holds its group.
     this.groupFreed(entry.run)
