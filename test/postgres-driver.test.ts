@@ -99,6 +99,29 @@ describe.skipIf(!url)('postgres store', () => {
     await expect(given.runGet({ id: newRunId(new Date()) })).rejects.toMatchObject({ code: 'store_closed' })
   })
 
+  it('names its statements unless prepare is false (for poolers in transaction mode)', async () => {
+    const schema = (store.spec as { schema: string }).schema
+    const preparedOn = async (prepare: boolean) => {
+      // One connection, so the session the store used is the one asked.
+      const pool = new pg.Pool({ connectionString: url as string, max: 1 })
+      const given = postgresStore({ pool }, { schema, prepare })
+      try {
+        const [inserted] = await given.runInsertMany({ now: new Date(), runs: [runOf('{}')] })
+        const [claimed] = await given.runClaim({ workerId: 'w', tasks: ['t'], limit: 1, leaseMs: 60_000, now: new Date() })
+        expect(claimed?.id).toBe(inserted?.run.id)
+        const results = [{ id: claimed!.id, attempt: claimed!.attempt, workerId: 'w', outcome: 'completed' as const, outputJson: '1' }]
+        await given.runFinishMany({ results, now: new Date() })
+        expect((await given.runGet({ id: claimed!.id }))?.status).toBe('completed')
+        return (await pool.query(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'errand%'`)).rows[0].n as number
+      } finally {
+        await given.close()
+        await pool.end()
+      }
+    }
+    expect(await preparedOn(true)).toBeGreaterThan(0)
+    expect(await preparedOn(false)).toBe(0)
+  })
+
   it('ends the pool it made from a connection string on close', async () => {
     const tag = `errand-own-pool-${process.pid}`
     const connectionString = `${url as string}${(url as string).includes('?') ? '&' : '?'}application_name=${tag}`

@@ -85,6 +85,14 @@ export interface PostgresStoreOptions {
    */
   notifyThrottleMs?: number
   /**
+   * Name the store's statements, so each connection parses and plans them once (prepared
+   * statements). `false` behind a pooler in transaction mode that does not keep prepared
+   * statements apart per client (PgBouncer before 1.21, or without
+   * `max_prepared_statements`): every statement is then sent as text, parsed and planned
+   * each time. Default `true`.
+   */
+  prepare?: boolean
+  /**
    * Errors of background connections (the LISTEN connection, idle pool connections). They
    * never lose runs: the poll carries on and the connection is re-established. Default: ignored.
    */
@@ -103,6 +111,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly notifyEnabled: boolean
+  private readonly prepareStatements: boolean
   /** Tags this driver's NOTIFYs, so its own listener can skip them. */
   private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
@@ -143,6 +152,7 @@ export class PostgresDriver implements StoreDriver {
       throw new InvalidOptionError('postgresStore needs { connectionString } or { pool }')
     }
     this.notifyEnabled = options.notify ?? true
+    this.prepareStatements = options.prepare ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
@@ -461,11 +471,11 @@ export class PostgresDriver implements StoreDriver {
 
   /**
    * Runs a statement. On our own pool and its clients, fixed statements are named, so each
-   * connection parses and plans them once. A caller's handle gets plain text: it may not be
-   * node-postgres.
+   * connection parses and plans them once (unless `prepare: false`). A caller's handle gets
+   * plain text: it may not be node-postgres.
    */
   private exec(client: Queryable, text: string, values: unknown[], prepared: boolean): Promise<unknown> {
-    if (!prepared) return client.query(text, values)
+    if (!prepared || !this.prepareStatements) return client.query(text, values)
     return (client as pg.Pool).query({ name: statementName(text), text, values })
   }
 
