@@ -92,4 +92,35 @@ describe.each(storeKinds())('schedules run by workers on $name', (kind) => {
     expect((await t.errand.runs.list({ schedule: 'never' })).runs).toEqual([])
     expect((await t.errand.schedules.tick()).enqueued).toBeGreaterThan(0)
   })
+
+  it("a schedule's runs keep its serial queue, concurrency key and flags, and the task's default queue", async () => {
+    const beat = defineTask({ name: 'grouped-beat', queue: 'beats', run: async (_payload, ctx) => ctx.run.queue })
+    t.errand.register({ beat })
+    const yearly = '0 0 1 1 *'
+    await t.errand.schedules.upsert({ key: 'plain', task: 'grouped-beat', cron: yearly })
+    const options = { queue: 'tenants', concurrencyKey: 'tenant-1', concurrencyLimit: 2, flags: ['slow'] }
+    expect((await t.errand.schedules.upsert({ key: 'grouped', task: 'grouped-beat', cron: yearly, options })).options).toEqual(options)
+    const plain = await t.errand.schedules.trigger('plain')
+    const grouped = await t.errand.schedules.trigger('grouped')
+    expect(await t.errand.runs.get(plain.id)).toMatchObject({ queue: 'beats', concurrencyKey: null, flags: [] })
+    expect(await t.errand.runs.get(grouped.id)).toMatchObject({ queue: 'tenants', concurrencyKey: 'tenant-1', concurrencyLimit: 2, flags: ['slow'] })
+    // A worker that forbids the flag takes only the plain run; another takes the grouped one
+    // through its queue and key, as it would an enqueued run.
+    await t.errand.worker({ ...fast, forbiddenFlags: ['slow'] }).start()
+    expect((await plain.wait({ timeout: '10s' })).output).toBe('beats')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect((await t.errand.runs.get(grouped.id))?.status).toBe('queued')
+    await t.errand.worker(fast).start()
+    expect((await grouped.wait({ timeout: '10s' })).output).toBe('tenants')
+  })
+
+  it('refuses schedule run options that make no sense for a schedule, or together', async () => {
+    const beat = defineTask({ name: 'beat', run: async () => {} })
+    t.errand.register({ beat })
+    const base = { key: 'bad', task: 'beat', cron: '* * * * *' }
+    for (const options of [{ concurrencyLimit: 2 }, { jobKey: 'k' }, { idempotencyKey: 'k' }, { flags: 'slow' }, { queue: '' }]) {
+      await expect(t.errand.schedules.upsert({ ...base, options: options as never }), JSON.stringify(options)).rejects.toMatchObject({ code: 'invalid_option' })
+    }
+    expect(await t.errand.schedules.list()).toEqual([])
+  })
 })

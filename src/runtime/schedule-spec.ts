@@ -27,6 +27,14 @@ export interface ScheduleRunOptions {
   timeout?: Duration | false
   /** Free-form JSON kept with each run. */
   metadata?: Record<string, unknown>
+  /** Serial queue of each run (one run of the queue at a time). Default the task's queue. */
+  queue?: string
+  /** Concurrency group of each run: at most `concurrencyLimit` of its runs at once. */
+  concurrencyKey?: string
+  /** Runs of `concurrencyKey` at once. Default 1. */
+  concurrencyLimit?: number
+  /** Flags of each run; a worker that forbids one of them does not take it. */
+  flags?: string[]
 }
 
 /** A recurring schedule: a task, a payload, and when. */
@@ -76,7 +84,7 @@ export interface Schedule {
 }
 
 const KEYS = new Set(['key', 'task', 'cron', 'timezone', 'payload', 'catchUp', 'overlap', 'enabled', 'options'])
-const RUN_OPTION_KEYS = new Set(['priority', 'maxAttempts', 'retry', 'timeout', 'metadata'])
+const RUN_OPTION_KEYS = new Set(['priority', 'maxAttempts', 'retry', 'timeout', 'metadata', 'queue', 'concurrencyKey', 'concurrencyLimit', 'flags'])
 
 /**
  * Checks everything about a schedule that needs no task: key, cron, time zone, policies,
@@ -129,7 +137,17 @@ export async function resolveSchedule(internals: ErrandInternals, options: Sched
   const payload = task.options.input ? await validateWithSchema(task.options.input, options.payload, `Invalid payload for schedule "${options.key}" of task "${task.name}"`) : options.payload
   const spec = resolveRunSpec(task.options, options.options, now)
   const cron = compileCron(options.cron, options.timezone ?? DEFAULT_TIMEZONE)
-  const runSpec: ScheduleRunSpec = { priority: spec.priority, maxAttempts: spec.maxAttempts, retryPolicy: spec.retryPolicy, timeoutMs: spec.timeoutMs, metadata: spec.metadata }
+  const runSpec: ScheduleRunSpec = {
+    priority: spec.priority,
+    maxAttempts: spec.maxAttempts,
+    retryPolicy: spec.retryPolicy,
+    timeoutMs: spec.timeoutMs,
+    metadata: spec.metadata,
+    queue: spec.queue,
+    concurrencyKey: spec.concurrencyKey,
+    concurrencyLimit: spec.concurrencyLimit,
+    flags: spec.flags,
+  }
   const schedule = {
     key: options.key,
     task: task.name,

@@ -21,6 +21,11 @@ export interface ScheduleRunSpec {
   retryPolicy: RetryPolicy
   timeoutMs: number | null
   metadata: Record<string, unknown>
+  /** The grouping settings below are absent from specs stored before they existed: none. */
+  queue?: string | null
+  concurrencyKey?: string | null
+  concurrencyLimit?: number | null
+  flags?: string[]
 }
 
 /** A schedule as stored. */
