@@ -57,6 +57,8 @@ describe.each(storeKinds())('schedules API on $name', (kind) => {
       ['a-first', 'UTC', 'latest', 'allow'],
       ['daily-report', 'Europe/Berlin', { max: 2, within: '6h' }, 'skip'],
     ])
+    expect((await t.errand.schedules.list({ limit: 1 })).map((s) => s.key)).toEqual(['a-first'])
+    expect((await t.errand.schedules.list({ after: 'a-first', limit: 1 })).map((s) => s.key)).toEqual(['daily-report'])
     clock.set('2030-01-01T08:00:01Z')
     await t.errand.schedules.tick()
     const [run] = (await t.errand.runs.list({ schedule: 'daily-report' })).runs
@@ -90,6 +92,9 @@ describe.each(storeKinds())('schedules API on $name', (kind) => {
     await expect(t.errand.schedules.upsert({ ...base, every: '5m' } as never)).rejects.toMatchObject({ code: 'invalid_option' })
     await expect(t.errand.schedules.upsert({ ...base, key: '' })).rejects.toMatchObject({ code: 'invalid_option' })
     expect(await t.errand.schedules.list()).toEqual([])
+    await expect(t.errand.schedules.list({ limit: 0 })).rejects.toMatchObject({ code: 'invalid_option' })
+    await expect(t.errand.schedules.list({ limit: 1.5 })).rejects.toMatchObject({ code: 'invalid_option' })
+    await expect(t.errand.schedules.list({ after: 3 as never })).rejects.toMatchObject({ code: 'invalid_option' })
   })
 
   it('pause stops ticking; resume goes on from the next tick without making up the paused ones', async () => {

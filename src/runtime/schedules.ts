@@ -1,7 +1,7 @@
 import { compileCron } from '../core/cron.js'
-import { ScheduleNotFoundError } from '../core/errors.js'
+import { InvalidOptionError, ScheduleNotFoundError } from '../core/errors.js'
 import { checkScheduleKey } from '../core/schedule.js'
-import type { ScheduleRecord } from '../storage/driver.js'
+import type { ScheduleListParams, ScheduleRecord } from '../storage/driver.js'
 import { announce, createRunHandle } from './enqueue.js'
 import type { ErrandInternals } from './internals.js'
 import type { RunHandle } from './run-handle.js'
@@ -20,8 +20,11 @@ export interface SchedulesApi {
    */
   upsert<TInput = unknown>(options: ScheduleOptions<NoInfer<TInput>> & { task: string | TaskDefinition<string, TInput, any, any> }): Promise<Schedule>
   get(key: string): Promise<Schedule | null>
-  /** Every schedule, by key. */
-  list(): Promise<Schedule[]>
+  /**
+   * Schedules by key: every one, or a page of at most `limit` (1 to 1000) after the key
+   * `after` (the last key of the previous page).
+   */
+  list(options?: { after?: string; limit?: number }): Promise<Schedule[]>
   /** Stops ticking; ticks while paused are never made up. Throws `ScheduleNotFoundError`. */
   pause(key: string): Promise<Schedule>
   /** Ticks again from the first tick after now. Throws `ScheduleNotFoundError`. */
@@ -73,9 +76,10 @@ export function createSchedulesApi(internals: ErrandInternals): SchedulesApi {
       const record = await internals.driver.scheduleGet({ key: checkScheduleKey(key) })
       return record ? toPublicSchedule(record) : null
     },
-    async list() {
+    async list(options = {}) {
+      const page = checkListPage(options)
       await internals.ready()
-      return (await internals.driver.scheduleList({})).map(toPublicSchedule)
+      return (await internals.driver.scheduleList(page)).map(toPublicSchedule)
     },
     pause: (key) => setEnabled(key, false),
     resume: (key) => setEnabled(key, true),
@@ -94,4 +98,13 @@ export function createSchedulesApi(internals: ErrandInternals): SchedulesApi {
     },
     tick: () => tickSchedules(internals),
   }
+}
+
+function checkListPage(options: { after?: unknown; limit?: unknown }): ScheduleListParams {
+  const { after, limit } = options
+  if (after !== undefined && typeof after !== 'string') throw new InvalidOptionError('after must be a schedule key')
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000)) {
+    throw new InvalidOptionError('limit must be a whole number from 1 to 1000')
+  }
+  return { after, limit }
 }

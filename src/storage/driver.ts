@@ -190,6 +190,11 @@ export interface RescuedRun {
   status: RunStatus
 }
 
+export interface ScheduleListParams {
+  after?: string
+  limit?: number
+}
+
 export interface RunPruneParams {
   /** Final runs that finished before this are deleted. */
   finishedBefore: Date
@@ -298,8 +303,8 @@ export interface StoreDriver extends StoreDriverInsights {
   /** Creates or updates a schedule by key, keeping its next tick unless cron, time zone or enablement changed. */
   scheduleUpsert(params: ScheduleUpsertParams): Promise<ScheduleUpsertResult>
   scheduleGet(params: { key: string }): Promise<ScheduleRecord | null>
-  /** Every schedule, by key. */
-  scheduleList(params: Record<string, never>): Promise<ScheduleRecord[]>
+  /** Schedules by key: those after `after` (a key), at most `limit` of them (default every one). */
+  scheduleList(params: ScheduleListParams): Promise<ScheduleRecord[]>
   /** Pauses (no next tick) or resumes (from `nextTickAt`) a schedule. Null when there is no such schedule. */
   scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null>
   /** Deletes a schedule (its runs stay). False when there was none. */

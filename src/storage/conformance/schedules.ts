@@ -73,6 +73,22 @@ export function schedulesSuite({ driver, another }: SuiteContext): void {
       expect((await driver().scheduleList({})).map((s) => s.key)).toEqual(['another', 'every-minute'])
     })
 
+    it('lists schedules a page at a time, by key', async () => {
+      const keys = ['a', 'b', 'c', 'd', 'e']
+      for (const key of [...keys].reverse()) await driver().scheduleUpsert({ schedule: newSchedule({ key }), now: T0, onlyIfChanged: false })
+      const pages: string[][] = []
+      let after: string | undefined
+      for (;;) {
+        const page = (await driver().scheduleList({ after, limit: 2 })).map((s) => s.key)
+        if (page.length === 0) break
+        pages.push(page)
+        after = page[page.length - 1]
+      }
+      expect(pages).toEqual([['a', 'b'], ['c', 'd'], ['e']])
+      expect((await driver().scheduleList({ after: 'b' })).map((s) => s.key)).toEqual(['c', 'd', 'e'])
+      expect((await driver().scheduleList({ limit: 3 })).map((s) => s.key)).toEqual(['a', 'b', 'c'])
+    })
+
     it('an unchanged declaration writes nothing; a changed one keeps its next tick unless the cron or zone changed', async () => {
       await driver().scheduleUpsert({ schedule: newSchedule(), now: T0, onlyIfChanged: true })
       const same = await driver().scheduleUpsert({ schedule: newSchedule({ nextTickAt: at(5 * MINUTE) }), now: at(1_000), onlyIfChanged: true })

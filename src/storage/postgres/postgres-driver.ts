@@ -38,6 +38,7 @@ import type {
   ScheduleTickDueParams,
   ScheduleTickResult,
   ScheduleTickWrite,
+  ScheduleListParams,
   ScheduleUpsertParams,
   ScheduleUpsertResult,
   StepSaveParams,
@@ -390,8 +391,8 @@ export class PostgresDriver implements StoreDriver {
     return this.schedules.get(params.key)
   }
 
-  scheduleList(): Promise<ScheduleRecord[]> {
-    return this.schedules.list()
+  scheduleList(params: ScheduleListParams): Promise<ScheduleRecord[]> {
+    return this.schedules.list(params)
   }
 
   scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {

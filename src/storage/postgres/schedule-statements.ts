@@ -46,7 +46,8 @@ export class PostgresScheduleStatements {
   constructor(s: string) {
     const cols = scheduleColumns('cur')
     this.get = `SELECT ${cols} FROM ${s}.schedules cur WHERE cur.key = $1`
-    this.list = `SELECT ${cols} FROM ${s}.schedules cur ORDER BY cur.key`
+    // LIMIT NULL is no limit.
+    this.list = `SELECT ${cols} FROM ${s}.schedules cur WHERE ($1::text IS NULL OR cur.key > $1) ORDER BY cur.key LIMIT $2`
     // The next tick survives an update unless the schedule is resumed or its cron or time
     // zone changed: redeploying a declaration must not reset (or re-run) its ticks. A
     // concurrent tick pass holds the row; ON CONFLICT waits for it and reads its result.

@@ -13,6 +13,7 @@ import type {
   ScheduleTickDueParams,
   ScheduleTickResult,
   ScheduleTickWrite,
+  ScheduleListParams,
   ScheduleUpsertParams,
   ScheduleUpsertResult,
 } from '../driver.js'
@@ -97,9 +98,9 @@ export class PostgresSchedules {
     return row ? scheduleFromRow(row) : null
   }
 
-  async list(): Promise<ScheduleRecord[]> {
+  async list(params: ScheduleListParams): Promise<ScheduleRecord[]> {
     await this.host.ready()
-    return (await this.host.rows<ScheduleRow>(this.sql.list, [])).map(scheduleFromRow)
+    return (await this.host.rows<ScheduleRow>(this.sql.list, [params.after ?? null, params.limit ?? null])).map(scheduleFromRow)
   }
 
   async setEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {

@@ -23,7 +23,8 @@ export class SqliteScheduleStatements {
 
   constructor(db: Database.Database) {
     this.get = db.prepare(`SELECT * FROM errand_schedules WHERE key = ?`)
-    this.list = db.prepare(`SELECT * FROM errand_schedules ORDER BY key`)
+    // LIMIT -1 is no limit.
+    this.list = db.prepare(`SELECT * FROM errand_schedules WHERE (@after IS NULL OR key > @after) ORDER BY key LIMIT @limit`)
     // The next tick survives an update unless the schedule is resumed or its cron or time
     // zone changed: redeploying a declaration must not reset (or re-run) its ticks. Every
     // right-hand side reads the row as it was before the update.

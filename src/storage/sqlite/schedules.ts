@@ -13,6 +13,7 @@ import type {
   ScheduleTickDueParams,
   ScheduleTickResult,
   ScheduleTickWrite,
+  ScheduleListParams,
   ScheduleUpsertParams,
   ScheduleUpsertResult,
 } from '../driver.js'
@@ -85,8 +86,8 @@ export class SqliteSchedules {
     return row ? scheduleFromRow(row) : null
   }
 
-  list(): ScheduleRecord[] {
-    return this.host.read(() => (this.sql.list.all() as ScheduleRow[]).map(scheduleFromRow))
+  list(params: ScheduleListParams): ScheduleRecord[] {
+    return this.host.read(() => (this.sql.list.all({ after: params.after ?? null, limit: params.limit ?? -1 }) as ScheduleRow[]).map(scheduleFromRow))
   }
 
   setEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {

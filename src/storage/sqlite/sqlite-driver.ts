@@ -39,6 +39,7 @@ import type {
   ScheduleTickDueParams,
   ScheduleTickResult,
   ScheduleTickWrite,
+  ScheduleListParams,
   ScheduleUpsertParams,
   ScheduleUpsertResult,
   StepSaveParams,
@@ -338,8 +339,8 @@ export class SqliteDriver implements StoreDriver {
     return this.schedules.get(params.key)
   }
 
-  async scheduleList(): Promise<ScheduleRecord[]> {
-    return this.schedules.list()
+  async scheduleList(params: ScheduleListParams): Promise<ScheduleRecord[]> {
+    return this.schedules.list(params)
   }
 
   scheduleSetEnabled(params: ScheduleSetEnabledParams): Promise<ScheduleRecord | null> {
