@@ -129,7 +129,7 @@ describe.each(storeKinds())('durable steps on $name', (kind) => {
         for (let done = 1; done <= 3; done++) await ctx.progress({ done, of: 3 })
         ctx.log.warn('row 2 was empty')
         ctx.log.error('cannot describe', { f: () => 1 })
-        // A burst at the very end: its batch is still being written when the handler returns.
+        // A burst at the very end: its batch is not written yet when the handler returns.
         for (let line = 0; line < 300; line++) ctx.log.debug(`line ${line}`)
         return 'ok'
       },

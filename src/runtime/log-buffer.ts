@@ -48,9 +48,16 @@ export class LogBuffer {
         const batch = this.collecting
         this.collecting = newBatch()
         this.inFlight = batch
-        await this.driver.logAppend({ entries: batch.entries }).catch(this.onError)
-        this.inFlight = null
-        batch.resolve()
+        try {
+          await this.driver.logAppend({ entries: batch.entries })
+        } catch (error) {
+          this.onError(error)
+        } finally {
+          // Settled whatever happened, even a driver that throws instead of rejecting:
+          // results wait on it.
+          this.inFlight = null
+          batch.resolve()
+        }
       }
     } finally {
       this.flushing = null

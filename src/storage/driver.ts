@@ -36,7 +36,9 @@ export interface RunRecord extends Run {
 export interface NewRun {
   /**
    * A UUIDv7 whose time is the insert's `now` (or earlier). Drivers rely on it: the
-   * creation-time ranges of `runList` and `runPrune` bound the id ({@link runIdFloor}).
+   * creation-time ranges of `runList` and `runPrune` bound the id ({@link runIdFloor}). Ids
+   * stay increasing when the clock steps back, so theirs can then be later: such a run is
+   * pruned that much later, never earlier.
    */
   id: string
   task: string

@@ -11,13 +11,13 @@ import { fromJsonbText } from './json-column.js'
  * other library did, and wrapped values (see json-column.ts) are unwrapped in one place.
  */
 /**
- * A timestamptz column as whole epoch milliseconds (float8, read as a JS number), truncated
- * as a JS Date truncates. date_part, not extract: extract returns numeric, and a claim's
- * eight times per run cost about 2.9 µs of the server's time that way, against 0.9 here.
- * The float8 seconds are within 0.0005 ms of a millisecond time, hence the 0.001 before
- * flooring (every time errand writes is a JS Date, whole milliseconds).
+ * A timestamptz column as whole epoch milliseconds (float8, read as a JS number). date_part,
+ * not extract: extract returns numeric, and a claim's eight times per run cost about 2.9 µs
+ * of the server's time that way, against 0.9 here. The float8 seconds are within 0.03 ms of
+ * a millisecond time up to the year 9999, so rounding gives it back exactly (every time
+ * errand writes is a JS Date, whole milliseconds; a finer one is rounded to the nearest).
  */
-export const ms = (column: string) => `floor(date_part('epoch', ${column}) * 1000 + 0.001)`
+export const ms = (column: string) => `round(date_part('epoch', ${column}) * 1000)`
 
 /** The select list of a runs row under table alias `a`, in the shape {@link runFromRow} reads. */
 export function runColumns(a: string): string {
