@@ -140,17 +140,25 @@ describe.skipIf(!url)('postgres: waits notified across processes', () => {
     expect(await cancelled.within(finishedFrom)).toMatchObject({ code: 'run_cancelled', run: { id: idle.id, status: 'cancelled', cancelReason: 'not needed' } })
   })
 
-  it('only runs someone waits on notify their finish; the mark leaves updated_at alone', async () => {
+  /**
+   * LISTENs on `channel` from a connection of its own, closed after the test, and passes on
+   * the payloads of this store's schema only: the channel is shared by every store of the
+   * database, and other test files run at once.
+   */
+  async function listenToOwnSchema(channel: string, onPayload: (payload: unknown[]) => void): Promise<void> {
     const listener = new pg.Client({ connectionString: url as string })
     await listener.connect()
     closers.push(() => listener.end())
-    const payloads: unknown[] = []
-    // The channel is shared by every store of the database, and other test files run at once.
     listener.on('notification', (message) => {
-      const payload = JSON.parse(message.payload ?? 'null') as [string, string]
-      if (payload[0] === schema) payloads.push(payload)
+      const payload = JSON.parse(message.payload ?? 'null') as unknown[]
+      if (message.channel === channel && payload[0] === schema) onPayload(payload)
     })
-    await listener.query('LISTEN errand_runs_finished')
+    await listener.query(`LISTEN ${channel}`)
+  }
+
+  it('only runs someone waits on notify their finish; the mark leaves updated_at alone', async () => {
+    const payloads: unknown[] = []
+    await listenToOwnSchema('errand_runs_finished', (payload) => payloads.push(payload))
 
     const driver = store.open()
     closers.push(() => driver.close())
@@ -186,14 +194,8 @@ describe.skipIf(!url)('postgres: waits notified across processes', () => {
   })
 
   it('a wait on a run not started announces the run again a moment later, for a claim its mark may have hidden; on a running run it does not', async () => {
-    const listener = new pg.Client({ connectionString: url as string })
-    await listener.connect()
-    closers.push(() => listener.end())
     const announced: number[] = []
-    listener.on('notification', (message) => {
-      if (message.channel === 'errand_runs_available' && JSON.parse(message.payload ?? 'null')[0] === schema) announced.push(Date.now())
-    })
-    await listener.query('LISTEN errand_runs_available')
+    await listenToOwnSchema('errand_runs_available', () => announced.push(Date.now()))
     const driver = store.open()
     closers.push(() => driver.close())
     const [running, queued] = [newRun(), newRun()]
