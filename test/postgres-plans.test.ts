@@ -30,7 +30,7 @@ const url = postgresUrl()
 describe.skipIf(!url)('postgres: plans of the hot statements', () => {
   const t = usePostgresErrand(url as string)
 
-  it('heartbeat and completion find runs by primary key, whatever the statistics say about running runs', async () => {
+  it('claim, heartbeat and completion find runs by index, whatever the statistics say about running runs', async () => {
     t.errand.task('noop', {}, async () => {})
     await t.errand.enqueueMany('noop', Array.from({ length: 20_000 }, (_, i) => i))
     await t.client.query(`ANALYZE ${t.schema}.runs`) // nothing running when the statistics are taken
@@ -48,6 +48,13 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     for (const mode of ['custom', 'generic'] as const) {
       plans[`heartbeat, ${mode} plan`] = await explain(sql.heartbeat, [now, now, ids, attempts], mode)
       plans[`finish, ${mode} plan`] = await explain(sql.finish, [...finishArrays(results, now), now], mode)
+    }
+    // The next claim, of a batch as large, reads the due runs it takes and no more.
+    for (const mode of ['custom', 'generic'] as const) {
+      const claim = await explain(claimStatement(t.schema), [now, ['noop'], batch, 'w2', now, [], null], mode)
+      expect(claim['Actual Rows'], `claim, ${mode} plan`).toBe(batch)
+      expect(nodes(claim).filter(isSeqScanOfRuns), `claim, ${mode} plan`).toEqual([])
+      expect(maxRowsRead(claim), `claim, ${mode} plan`).toBe(batch)
     }
     for (const [name, plan] of Object.entries(plans)) {
       const text = JSON.stringify(plan)
@@ -165,8 +172,13 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     await capture('prune')(new PostgresStatements(s, false).prune, [hourAgo, 500, runIdFloor(hourAgo)])
     // Nothing finished after `later` (one-millisecond buckets, so the window starts there).
     await new PostgresInsights(s, capture('activity')).activityOf({ since: later, bucketMs: 1 })
-    await capture('claim of the rare task')(claimStatement(s), [later, ['rare'], 10, 'w', later, [], null])
+    const claimValues = [later, ['rare'], 10, 'w', later, [], null]
+    await capture('claim of the rare task')(claimStatement(s), claimValues)
     await listRuns(capture('list of the rare task'), s, { limit: 50, task: 'rare' })
+    // Pruning and the claim run as prepared statements, which PostgreSQL may switch to a
+    // generic plan (parameters unknown) after five executions: that plan must hold too.
+    plans['prune, generic plan'] = await explain(new PostgresStatements(s, false).prune, [hourAgo, 500, runIdFloor(hourAgo)], 'generic')
+    plans['claim of the rare task, generic plan'] = await explain(claimStatement(s), claimValues, 'generic')
     // At most the rare task's 30 queued runs; a list, one page from each status (its own
     // 600 finished ones included) and the 100 running runs it reads apart (runs_lease).
     for (const [name, plan] of Object.entries(plans)) {
@@ -175,6 +187,7 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
       expect(maxRowsRead(plan), name).toBeLessThanOrEqual(name.startsWith('list') ? 100 : 30)
     }
     expect(plans['claim of the rare task']?.['Actual Rows']).toBe(10)
+    expect(plans['claim of the rare task, generic plan']?.['Actual Rows']).toBe(10)
     expect(plans['list of the rare task']?.['Actual Rows']).toBe(51)
   })
 
