@@ -8,10 +8,10 @@
  * batchSize defaulting to concurrency + prefetch); nothing else changes.
  *
  * Retained history (retained scenario): finished runs written with one INSERT ... SELECT in
- * the store's own schema (`errand.runs` and `errand.attempts` on PostgreSQL, `errand_runs`
- * and `errand_attempts` on SQLite), each row as a completed first attempt leaves it (status
- * `completed`, output, attempt 1, its attempt record), so the run counters' triggers fire as
- * they would. Then the tables are analyzed (and on PostgreSQL vacuumed and checkpointed), as
+ * the store's own schema (`errand.runs` on PostgreSQL, `errand_runs` on SQLite), each row
+ * as a completed first attempt leaves it (status `completed`, output, attempt 1, the worker
+ * kept on the run, from which that attempt's record is read), so the run counters' triggers
+ * fire as they would. Then the tables are analyzed (and on PostgreSQL vacuumed and checkpointed), as
  * autovacuum and time would have left a long-lived store.
  */
 import Database from 'better-sqlite3'
@@ -61,23 +61,19 @@ async function seedPostgres(url: string, count: number): Promise<void> {
     // creation order and the history sorts before the runs enqueued afterwards.
     await client.query(
       `INSERT INTO errand.runs (id, task, status, payload, output, attempt, max_attempts, priority, flags, metadata,
-         retry_policy, timeout_ms, run_at, created_at, started_at, locked_at, completed_at, updated_at, job_key_current)
+         retry_policy, timeout_ms, run_at, created_at, started_at, locked_at, locked_by, completed_at, updated_at, job_key_current)
        SELECT substr(x.h, 1, 8) || '-' || substr(x.h, 9, 4) || '-7000-8000-' || lpad(to_hex(i), 12, '0'),
          $1, 'completed', jsonb_build_object('i', i), 'null'::jsonb, 1, 3, 0, '[]', '{}', $2::jsonb, 900000,
-         x.t, x.t, x.t + interval '4 ms', x.t + interval '4 ms', x.t + interval '8 ms', x.t + interval '8 ms', false
+         x.t, x.t, x.t + interval '4 ms', x.t + interval '4 ms', 'seed', x.t + interval '8 ms', x.t + interval '8 ms', false
        FROM generate_series(1, $3::int) AS i,
          LATERAL (SELECT $4::bigint + i::bigint * $5::int AS ms) AS m,
          LATERAL (SELECT lpad(to_hex(m.ms), 12, '0') AS h, to_timestamp(m.ms / 1000.0) AS t) AS x`,
       [TASK, RETRY_POLICY, count, historyStart(count), HISTORY_STEP_MS],
     )
-    await client.query(
-      `INSERT INTO errand.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome)
-       SELECT id, 1, 'seed', locked_at, completed_at, 'completed' FROM errand.runs WHERE status = 'completed'`,
-    )
   } finally {
     await client.end()
   }
-  await settlePostgres(url, ['errand.runs', 'errand.attempts', 'errand.run_count_deltas'])
+  await settlePostgres(url, ['errand.runs', 'errand.run_count_deltas'])
 }
 
 async function seedSqlite(path: string, count: number): Promise<void> {
@@ -91,16 +87,12 @@ async function seedSqlite(path: string, count: number): Promise<void> {
         `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < CAST(@count AS INTEGER)),
            history(i, ms) AS (SELECT i, CAST(@start AS INTEGER) + i * CAST(@step AS INTEGER) FROM seq)
          INSERT INTO errand_runs (id, task, status, payload, output, attempt, max_attempts, priority, flags, metadata,
-           retry_policy, timeout_ms, run_at, created_at, started_at, locked_at, completed_at, updated_at, job_key_current)
+           retry_policy, timeout_ms, run_at, created_at, started_at, locked_at, locked_by, completed_at, updated_at, job_key_current)
          SELECT printf('%08x-%04x-7000-8000-%012x', ms >> 16, ms & 65535, i),
            @task, 'completed', json_object('i', i), 'null', 1, 3, 0, '[]', '{}', @policy, 900000,
-           ms, ms, ms + 4, ms + 4, ms + 8, ms + 8, 0
+           ms, ms, ms + 4, ms + 4, 'seed', ms + 8, ms + 8, 0
          FROM history`,
       ).run({ count, start: historyStart(count), step: HISTORY_STEP_MS, task: TASK, policy: RETRY_POLICY })
-      db.prepare(
-        `INSERT INTO errand_attempts (run_id, attempt, worker_id, started_at, finished_at, outcome)
-         SELECT id, 1, 'seed', locked_at, completed_at, 'completed' FROM errand_runs WHERE status = 'completed'`,
-      ).run()
     })()
     db.exec('ANALYZE')
     db.pragma('wal_checkpoint(TRUNCATE)')

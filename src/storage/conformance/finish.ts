@@ -42,6 +42,13 @@ export function finishSuite({ driver }: SuiteContext): void {
       expect(again).toMatchObject({ id: run.id, attempt: 2 })
       const attempts = await driver().attemptList({ runId: run.id })
       expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'running'])
+      await driver().runFinishMany({ now: at(7_000), results: [{ id: run.id, attempt: 2, workerId: 'w1', outcome: 'completed', outputJson: '1' }] })
+      expect(await driver().runGet({ id: run.id })).toMatchObject({ status: 'completed', attempt: 2, lockedBy: null })
+      const finished = await driver().attemptList({ runId: run.id })
+      expect(finished.map((a) => [a.attempt, a.outcome, a.workerId, a.startedAt.getTime(), a.finishedAt?.getTime()])).toEqual([
+        [1, 'failed', 'w1', T0.getTime(), at(1_000).getTime()],
+        [2, 'completed', 'w1', at(6_000).getTime(), at(7_000).getTime()],
+      ])
     })
 
     it('dead-letters a run', async () => {

@@ -142,7 +142,8 @@ export function runFromRow(row: RunRow): RunRecord {
     replayReason: row.replay_reason,
     cancelReason: row.cancel_reason,
     timeoutMs: toNumber(row.timeout_ms),
-    lockedBy: row.locked_by,
+    // Kept on a completed run for its last attempt's record (see listAttempts).
+    lockedBy: row.status === 'running' ? row.locked_by : null,
     leaseExpiresAt: toDate(row.lease_expires_at),
     scheduleKey: row.schedule_key,
     scheduledFor: toDate(row.scheduled_for),

@@ -182,7 +182,8 @@ export class PostgresStatements {
           run_at = CASE WHEN i.outcome IN ('retry', 'sleep') THEN i.next_run_at ELSE r.run_at END,
           -- A release or a durable sleep gives the attempt back: attempt, the fence, only grows.
           max_attempts = CASE WHEN i.outcome IN ('released', 'sleep') THEN r.max_attempts + 1 ELSE r.max_attempts END,
-          locked_by = NULL, lease_expires_at = NULL, updated_at = $9
+          -- A completed run keeps its worker: its last attempt is read off the run (listAttempts).
+          locked_by = CASE WHEN i.outcome = 'completed' THEN r.locked_by END, lease_expires_at = NULL, updated_at = $9
         FROM locked i
         WHERE r.id = i.id AND i.status = 'running' AND i.current_attempt = i.attempt
         RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at,
@@ -192,7 +193,7 @@ export class PostgresStatements {
         SELECT id, attempt, worker_id, coalesce(locked_at, $9), $9,
           CASE outcome WHEN 'completed' THEN 'completed' WHEN 'released' THEN 'released' WHEN 'sleep' THEN 'slept' ELSE 'failed' END,
           error::jsonb
-        FROM done
+        FROM done WHERE outcome <> 'completed'
         ${REPLACE_ATTEMPT}
       )
       SELECT ord::int4 AS ord, grouped FROM done`
@@ -261,13 +262,17 @@ export class PostgresStatements {
         DELETE FROM ${s}.runs r USING doomed d WHERE r.id = d.id RETURNING 1
       )
       SELECT count(*)::int4 AS n FROM runs_gone`
-    // Stored attempts, then the one in progress read off the run (it is stored when it ends).
+    // Stored attempts, then the one read off the run: the one in progress (stored when it
+    // ends), or a completed run's last, which is never stored (one insert fewer per run).
+    // Runs completed before that was so have it stored, and locked_by cleared.
     this.listAttempts = `
       SELECT * FROM (
         SELECT ${attemptColumns('a')}, 0 AS current FROM ${s}.attempts a WHERE a.run_id = $1
         UNION ALL
-        SELECT r.id, r.attempt, r.locked_by, ${ms('r.locked_at')}, NULL::float8, 'running', NULL::text, 1
-        FROM ${s}.runs r WHERE r.id = $1 AND r.status = 'running' AND r.locked_at IS NOT NULL
+        SELECT r.id, r.attempt, r.locked_by, ${ms('r.locked_at')},
+          CASE WHEN r.status = 'completed' THEN ${ms('r.completed_at')} END, r.status, NULL::text, 1
+        FROM ${s}.runs r WHERE r.id = $1 AND r.locked_at IS NOT NULL AND (r.status = 'running' OR (r.status = 'completed'
+          AND NOT EXISTS (SELECT 1 FROM ${s}.attempts a WHERE a.run_id = r.id AND a.attempt = r.attempt)))
       ) x ORDER BY current, attempt`
     // A wait's mark, so that the run's finish is notified (migration 6). updated_at stays: the
     // change feed has nothing to show. A run already marked or final is not written again.

@@ -81,7 +81,8 @@ export function runFromRow(row: RunRow): RunRecord {
     replayReason: row.replay_reason,
     cancelReason: row.cancel_reason,
     timeoutMs: row.timeout_ms,
-    lockedBy: row.locked_by,
+    // Kept on a completed run for its last attempt's record (see attemptOnRun).
+    lockedBy: row.status === 'running' ? row.locked_by : null,
     leaseExpiresAt: toDate(row.lease_expires_at),
     scheduleKey: row.schedule_key,
     scheduledFor: toDate(row.scheduled_for),
@@ -101,16 +102,26 @@ export function attemptFromRow(row: AttemptRow): Attempt {
   }
 }
 
-/** The attempt in progress, read off the run itself (it is stored when it ends). */
-export function currentAttemptOf(row: RunRow): Attempt | null {
-  if (row.status !== 'running' || row.locked_at === null) return null
+/**
+ * The attempt read off the run itself: the one in progress (stored when it ends), or a
+ * completed run's last, which is never stored (one insert fewer per run). Runs completed
+ * before that was so have it stored, and `locked_by` cleared: `stored` says which attempts are.
+ */
+export function attemptOnRun(row: RunRow, stored: readonly Attempt[]): Attempt | null {
+  if (row.locked_at === null) return null
+  if (row.status === 'running') return attemptOf(row, null, 'running')
+  if (row.status !== 'completed' || stored.some((attempt) => attempt.attempt === row.attempt)) return null
+  return attemptOf(row, row.completed_at, 'completed')
+}
+
+function attemptOf(row: RunRow, finishedAt: number | null, outcome: 'running' | 'completed'): Attempt {
   return {
     runId: row.id,
     attempt: row.attempt,
     workerId: row.locked_by,
-    startedAt: new Date(row.locked_at),
-    finishedAt: null,
-    outcome: 'running',
+    startedAt: new Date(row.locked_at as number),
+    finishedAt: finishedAt === null ? null : new Date(finishedAt),
+    outcome,
     error: null,
   }
 }

@@ -50,7 +50,7 @@ import { SqliteRunInserter } from './insert.js'
 import { SQLITE_MIGRATIONS } from './migrations.js'
 import {
   attemptFromRow,
-  currentAttemptOf,
+  attemptOnRun,
   logFromRow,
   runFromRow,
   stepFromRow,
@@ -265,6 +265,8 @@ export class SqliteDriver implements StoreDriver {
         break
     }
     if (!row) return false
+    // A completed attempt is read off the run (attemptOnRun): no record is written.
+    if (result.outcome === 'completed') return true
     const error = 'error' in result ? JSON.stringify(result.error) : null
     const outcome = ATTEMPT_OUTCOME[result.outcome]
     this.sql.insertAttempt.run(result.id, result.attempt, result.workerId, row.locked_at, now, outcome, error)
@@ -326,8 +328,8 @@ export class SqliteDriver implements StoreDriver {
     const rows = this.sql.listAttempts.all(params.runId) as AttemptRow[]
     const attempts = rows.map(attemptFromRow)
     const run = this.sql.getRun.get(params.runId) as RunRow | undefined
-    const current = run ? currentAttemptOf(run) : null
-    if (current) attempts.push(current)
+    const onRun = run ? attemptOnRun(run, attempts) : null
+    if (onRun) attempts.push(onRun)
     return attempts
   }
 

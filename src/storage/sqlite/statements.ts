@@ -60,8 +60,10 @@ export class SqliteStatements {
     this.heartbeat = db.prepare(`
       UPDATE errand_runs SET lease_expires_at = ?, updated_at = ?
       WHERE id = ? AND status = 'running' AND attempt = ?`)
+    // A completed run keeps locked_by: its last attempt is read off the run (attemptOnRun).
     this.finishCompleted = db.prepare(`
-      UPDATE errand_runs SET status = 'completed', output = @output, error = NULL, completed_at = @now, ${RELEASE_LEASE}
+      UPDATE errand_runs SET status = 'completed', output = @output, error = NULL, completed_at = @now,
+        lease_expires_at = NULL, updated_at = @now
       WHERE ${FENCE} RETURNING locked_at`)
     this.finishRetry = db.prepare(`
       UPDATE errand_runs SET status = 'scheduled', error = @error, run_at = @runAt, ${BATCH_REMAINDER}, ${RELEASE_LEASE}
