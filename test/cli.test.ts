@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createErrand, type Errand, type Run } from '../src/index.js'
 import { sqliteStore } from '../src/storage/sqlite/index.js'
-import { report, sendEmail } from './support/cli-tasks.js'
+import { report, sendEmail, slow } from './support/cli-tasks.js'
 import { storeKinds, type TestStore } from './support/stores.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -191,7 +191,7 @@ describe('errand on a SQLite file (read-only commands)', () => {
   it('prints help and the version', () => {
     const help = cli(['--help'])
     expect(help.status).toBe(0)
-    for (const command of ['runs list', 'runs get', 'runs cancel', 'runs replay', 'runs wait', 'runs counts', 'enqueue', 'schedules list', 'prune', 'migrate', 'serve']) {
+    for (const command of ['runs list', 'runs get', 'runs cancel', 'runs replay', 'runs wait', 'runs counts', 'enqueue', 'schedules list', 'prune', 'migrate', 'worker', 'serve']) {
       expect(help.stdout).toContain(`  ${command}`)
     }
     const listHelp = cli(['runs', 'list', '--help'])
@@ -282,7 +282,7 @@ describe('errand on a SQLite file (commands that change runs)', () => {
     expectFailure(enqueue('{"to":"a@b"}', '--run-at', 'tomorrow'), 2, /--run-at must be an ISO 8601 time/)
     expectFailure(enqueue('{"to":"a@b"}', '--delay', '1m', '--run-at', '2030-01-01T00:00:00Z'), 2, /either --delay or --run-at/)
     expectFailure(enqueue('{"to":42}'), 2, /Invalid payload for task "send-email": to:/)
-    expectFailure(cli(['enqueue', 'no-such-task', '{}', '--tasks', TASKS, '-d', db]), 1, /Unknown task "no-such-task": .* defines report, send-email$/m)
+    expectFailure(cli(['enqueue', 'no-such-task', '{}', '--tasks', TASKS, '-d', db]), 1, /Unknown task "no-such-task": .* defines report, send-email, slow$/m)
     expectFailure(cli(['enqueue', 'send-email', '{"to":"a@b"}', '-d', db]), 2, /needs the task definitions: pass --tasks/)
     expect(await total()).toBe(count)
   })
@@ -306,6 +306,83 @@ describe('errand on a SQLite file (commands that change runs)', () => {
     expect(existsSync(fresh)).toBe(true)
     const list = cli(['runs', 'list', '-d', fresh])
     expect(list.stdout).toBe('No runs.\n')
+  })
+})
+
+/** A long-lived command as a child process: its output so far, a wait for a line, its exit. */
+function startCli(args: string[]) {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: cleanEnv() })
+  let stdout = ''
+  let stderr = ''
+  const waiters: Array<() => void> = []
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk
+    for (const wake of waiters.splice(0)) wake()
+  })
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return {
+    child,
+    exited,
+    get stdout() {
+      return stdout
+    },
+    get stderr() {
+      return stderr
+    },
+    /** Resolves once stdout matches; rejects if the process exits first. */
+    async output(pattern: RegExp): Promise<RegExpExecArray> {
+      for (;;) {
+        const match = pattern.exec(stdout)
+        if (match) return match
+        const next = new Promise<'exited' | void>((resolve) => waiters.push(resolve))
+        if ((await Promise.race([next, exited.then(() => 'exited' as const)])) === 'exited' && !pattern.test(stdout)) {
+          throw new Error(`exited before printing ${pattern}: ${stderr}`)
+        }
+      }
+    },
+  }
+}
+
+describe('errand worker on a SQLite file', () => {
+  const db = join(dir, 'worker.db')
+  let errand: Errand
+  let tasks: ReturnType<typeof register>
+  const register = (on: Errand) => on.register({ sendEmail, report, slow })
+
+  beforeAll(() => {
+    errand = createErrand({ store: sqliteStore({ path: db }) })
+    tasks = register(errand)
+  })
+  afterAll(() => errand.close())
+
+  it('runs the runs of its tasks, prints each one finished, and on SIGTERM lets the run in flight complete', async () => {
+    const worker = startCli(['worker', '--tasks', TASKS, '-d', db, '--poll-interval', '50ms'])
+    try {
+      await worker.output(/errand worker \S+: report, send-email, slow, concurrency 10/)
+      const email = await tasks.sendEmail.enqueue({ to: 'ada@example.com' })
+      expect(await email.wait({ timeout: '10s' })).toMatchObject({ status: 'completed', output: { sent: 'ada@example.com' } })
+      await worker.output(new RegExp(`completed +send-email ${email.id} in \\d+ ms`))
+      const long = await tasks.slow.enqueue({})
+      while ((await errand.runs.get(long.id))?.status !== 'running') await new Promise((resolve) => setTimeout(resolve, 20))
+      worker.child.kill('SIGTERM')
+      expect(await worker.exited, worker.stderr).toBe(0)
+      expect(worker.stdout).toMatch(/Stopping: runs in flight finish first[\s\S]*completed +slow[\s\S]*Stopped/)
+      expect(await errand.runs.get(long.id)).toMatchObject({ status: 'completed', attempt: 1, output: { slept: true } })
+    } finally {
+      worker.child.kill('SIGKILL')
+    }
+  })
+
+  it('refuses bad options before it claims anything', async () => {
+    const queued = await tasks.report.enqueue({})
+    const worker = (...rest: string[]) => cli(['worker', '-d', db, ...rest])
+    expectFailure(worker(), 2, /worker needs --tasks MODULE/)
+    expectFailure(worker('--tasks', TASKS, '--only', 'report,nope'), 2, /--only: the module exports no task "nope"/)
+    expectFailure(worker('--tasks', TASKS, '--concurrency', '0'), 2, /--concurrency must be a whole number from 1/)
+    expectFailure(worker('--tasks', TASKS, '--lease', 'forever'), 2, /--lease: Invalid duration/)
+    expectFailure(worker('--tasks', TASKS, '--lease', '500ms'), 2, /lease must be at least 1s/)
+    expect(await errand.runs.get(queued.id)).toMatchObject({ status: 'queued', attempt: 0 })
   })
 })
 

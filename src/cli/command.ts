@@ -13,7 +13,7 @@ export interface CommandContext {
   err(text: string): void
   /**
    * Opens the store once, after the command has checked its input; `main` closes it.
-   * `create`: a missing SQLite file may be created (only `migrate` does so).
+   * `create`: a missing SQLite file may be created (`migrate` and `worker` do so).
    */
   open(options?: { create?: boolean }): Promise<Errand>
   /** Aborted on SIGINT / SIGTERM, for commands that wait (`runs wait`, `serve`). */

@@ -13,10 +13,11 @@ import { migrateCommand, pruneCommand } from './commands/maintenance.js'
 import { runCommands } from './commands/runs.js'
 import { scheduleCommands } from './commands/schedules.js'
 import { serveCommand } from './commands/serve.js'
+import { workerCommand } from './commands/worker.js'
 import { commandHelp, groupHelp, mainHelp, version } from './help.js'
 import { openErrand, resolveDatabase } from './store.js'
 
-const COMMANDS: Command[] = [...runCommands, enqueueCommand, ...scheduleCommands, pruneCommand, migrateCommand, serveCommand]
+const COMMANDS: Command[] = [...runCommands, enqueueCommand, ...scheduleCommands, pruneCommand, migrateCommand, workerCommand, serveCommand]
 const GROUPS = new Set(COMMANDS.filter((command) => command.name.includes(' ')).map((command) => command.name.split(' ')[0] as string))
 
 /** errand error codes that mean the input was wrong, not the world: exit 2 like any usage error. */
@@ -52,8 +53,8 @@ export async function main(argv: string[], io: Io, signal: AbortSignal): Promise
       },
     }
     const code = await command.run(context)
-    // A wait cut short by Ctrl+C says so the usual way; serve stops cleanly on a signal.
-    return signal.aborted && command !== serveCommand ? 130 : code
+    // A wait cut short by Ctrl+C says so the usual way; serve and worker stop cleanly on a signal.
+    return signal.aborted && command !== serveCommand && command !== workerCommand ? 130 : code
   } catch (error) {
     io.err(`errand: ${messageOf(error)}`)
     return error instanceof UsageError || (error instanceof ErrandError && USAGE_ERROR_CODES.has(error.code)) ? 2 : 1

@@ -18,3 +18,15 @@ export const report = defineTask({
     return { pages: 3 }
   },
 })
+
+/** Takes a while, so a test can stop its worker while it runs; gives up if its signal aborts. */
+export const slow = defineTask({
+  name: 'slow',
+  run: async (_payload, ctx) => {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, 1_000)
+      ctx.signal.addEventListener('abort', () => (clearTimeout(timer), reject(ctx.signal.reason)), { once: true })
+    })
+    return { slept: true }
+  },
+})
