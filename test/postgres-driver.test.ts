@@ -8,6 +8,7 @@ import { Errand } from '../src/index.js'
 import type { NewRun, StoreDriver } from '../src/storage/driver.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
+import { claimStatement } from '../src/storage/postgres/claim.js'
 import { newRunId } from '../src/runtime/ids.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
 import { newRun } from './support/new-run.js'
@@ -176,6 +177,94 @@ describe.skipIf(!url)('postgres store', () => {
       }
     } finally {
       await other.close()
+    }
+  }, 60_000)
+
+  it('a claim passes runs waiting under a key at its limit without checking each holder', async () => {
+    const now = new Date()
+    const keyed = (n: number) => Array.from({ length: n }, () => runOf('{}', { concurrencyKey: 'k', concurrencyLimit: 1 }))
+    await driver.runInsertMany({ now, runs: keyed(1) })
+    expect(await driver.runClaim({ workerId: 'holder', tasks: ['t'], limit: 1, leaseMs: 60_000, now })).toHaveLength(1)
+    // 2,000 runs wait under the full key, ahead of 10 free ones.
+    await driver.runInsertMany({ now: new Date(now.getTime() + 1), runs: keyed(2_000) })
+    await driver.runInsertMany({ now: new Date(now.getTime() + 2), runs: Array.from({ length: 10 }, () => runOf('{}')) })
+    const schema = (store.spec as { schema: string }).schema
+    const client = new pg.Client({ connectionString: url as string })
+    await client.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query(`SET LOCAL track_functions = 'pl'`)
+      const later = new Date(Date.now() + 1_000)
+      const claimed = await client.query(claimStatement(`"${schema}"`), [later, ['t'], 10, 'w', new Date(later.getTime() + 60_000), [], null])
+      expect(claimed.rows).toHaveLength(10)
+      // The holder list is checked once per key a claim admits runs of (none here), not once per waiting run.
+      const calls = await client.query(`SELECT coalesce(sum(calls), 0)::int AS n FROM pg_stat_xact_user_functions WHERE schemaname = $1 AND funcname = 'concurrency_live'`, [schema])
+      expect(calls.rows[0].n).toBe(0)
+    } finally {
+      await client.query('ROLLBACK')
+      await client.end()
+    }
+  })
+
+  it('a holder that left running without giving back its place is dropped by maintenance', async () => {
+    const runs = Array.from({ length: 2 }, () => runOf('{}', { concurrencyKey: 'k', concurrencyLimit: 1 }))
+    const now = new Date(Date.now() + 1)
+    await driver.runInsertMany({ now, runs })
+    const [first] = await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 10, leaseMs: 60_000, now })
+    // Ended by a path that keeps no count of keys (an earlier version, a hand-made fix).
+    const client = new pg.Client({ connectionString: url as string })
+    await client.connect()
+    try {
+      await client.query(`UPDATE "${(store.spec as { schema: string }).schema}".runs SET status = 'completed' WHERE id = $1`, [first!.id])
+    } finally {
+      await client.end()
+    }
+    expect(await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 10, leaseMs: 60_000, now })).toEqual([])
+    expect(await driver.runRescueExpired({ now, limit: 100 })).toEqual([])
+    const next = await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 10, leaseMs: 60_000, now })
+    expect(next.map((run) => run.concurrencyKey)).toEqual(['k'])
+  })
+
+  it('finishes, cancels and prunes of runs under shared keys, on several connections at once, never deadlock', async () => {
+    const drivers = [driver, store.open(), store.open(), store.open()]
+    const keys = ['k1', 'k2', 'k3', 'k4', 'k5']
+    try {
+      for (let round = 0; round < 8; round++) {
+        const runs = Array.from({ length: 200 }, (_, i) => runOf('{}', { concurrencyKey: keys[i % keys.length]!, concurrencyLimit: 1_000 }))
+        const now = new Date(Date.now() + 1)
+        await driver.runInsertMany({ now, runs })
+        // One after another: concurrent claimers skip a key row another claim holds, and take fewer.
+        const batches = []
+        for (const [i, d] of drivers.entries()) batches.push(await d.runClaim({ workerId: `w${i}`, tasks: ['t'], limit: 50, leaseMs: 60_000, now }))
+        expect(batches.flat()).toHaveLength(200)
+        const ended = await Promise.all(
+          batches.map(async (batch, i) => {
+            // Each batch in its own order; one run of each cancelled meanwhile from another connection.
+            const ordered = i % 2 === 0 ? batch : [...batch].reverse()
+            const [cancelled, ...rest] = ordered
+            const results = rest.map((run) => ({ id: run.id, attempt: run.attempt, workerId: `w${i}`, outcome: 'completed' as const, outputJson: '1' }))
+            const [applied] = await Promise.all([
+              drivers[i]!.runFinishMany({ results, now }),
+              drivers[(i + 1) % drivers.length]!.runCancel({ id: cancelled!.id, reason: 'test', now }),
+              drivers[(i + 2) % drivers.length]!.runPrune({ finishedBefore: new Date(now.getTime() + 1), limit: 50 }),
+            ])
+            return applied.filter(Boolean).length + 1
+          }),
+        )
+        expect(ended.reduce((a, b) => a + b, 0)).toBe(200)
+      }
+      // Every place was given back: a key's next run is admitted at once.
+      const schema = (store.spec as { schema: string }).schema
+      const client = new pg.Client({ connectionString: url as string })
+      await client.connect()
+      try {
+        const { rows } = await client.query(`SELECT key, cardinality(holder_ids) AS n FROM "${schema}".concurrency_keys ORDER BY key`)
+        expect(rows).toEqual(keys.map((key) => ({ key, n: 0 })))
+      } finally {
+        await client.end()
+      }
+    } finally {
+      await Promise.all(drivers.slice(1).map((d) => d.close()))
     }
   }, 60_000)
 

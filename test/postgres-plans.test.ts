@@ -34,6 +34,9 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     t.errand.task('noop', {}, async () => {})
     await t.errand.enqueueMany('noop', Array.from({ length: 20_000 }, (_, i) => i))
     await t.client.query(`ANALYZE ${t.schema}.runs`) // nothing running when the statistics are taken
+    // Keys of other runs (one per tenant, say): a completion gives back places by key, never by scanning them.
+    await t.client.query(`INSERT INTO ${t.schema}.concurrency_keys (key) SELECT 'tenant-' || i FROM generate_series(1, 5000) AS i`)
+    await t.client.query(`ANALYZE ${t.schema}.concurrency_keys`)
     const now = new Date()
     const driver = t.store.open()
     // A batch the size of a busy worker's (concurrency 50, prefetch 500).

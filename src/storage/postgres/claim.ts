@@ -18,8 +18,12 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
  *   tasks and flags: a head skipped because another transaction holds its row (a cancel,
  *   a promotion) makes the queue wait, never lets the next run overtake. `heads` keeps one
  *   run per queue, which the head rule already ensures; it guards the invariant cheaply.
- * - A key row lists its holders; `concurrency_live` (made by migration 4) says which still
- *   count. `slots` admits the key's runs in order up to the smallest limit among them.
+ * - A key row lists its holders. Every attempt that ends removes itself from the list (see
+ *   releaseHolders), so a key at its limit is told by the list's length: a run waiting
+ *   under a full key costs a key lookup, not a check of each holder. `slots` admits the
+ *   key's runs in order up to the smallest limit among them, counting only the holders
+ *   `concurrency_live` (migration 4) says still count; an entry left behind by another path
+ *   makes the key look full until then, or until maintenance drops it, never over its limit.
  *
  * Runs with neither pay for two `IS NULL` tests and a DISTINCT over at most `limit` rows.
  * `$6` are the worker's forbidden flags (`?|`: any of them present); `$7` the serial queues it
@@ -47,8 +51,7 @@ export function claimStatement(s: string): string {
           FOR UPDATE SKIP LOCKED))
         AND (r.concurrency_key IS NULL OR EXISTS (
           SELECT 1 FROM ${s}.concurrency_keys k
-          WHERE k.key = r.concurrency_key AND (cardinality(k.holder_ids) < r.concurrency_limit
-            OR cardinality((${s}.concurrency_live(k.holder_ids, k.holder_attempts)).live_ids) < r.concurrency_limit)
+          WHERE k.key = r.concurrency_key AND cardinality(k.holder_ids) < r.concurrency_limit
           FOR UPDATE SKIP LOCKED))
       ORDER BY r.priority, r.run_at, r.id
       LIMIT $3

@@ -294,8 +294,9 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
  * when its run has visibly left that attempt: a later attempt, a final status, or waiting
  * again with the same attempt. Each of those only ever moves forward, so seeing it in an
  * older snapshot proves it now; a run the snapshot cannot see yet (claimed since) still
- * counts. Entries therefore need no release when runs finish, whatever path they leave
- * `running` by: the next claim of the key drops them.
+ * counts. The claim that admits runs of a key keeps only these, and maintenance drops the
+ * others (releaseStale); every path that ends an attempt also removes its entry at once
+ * (releaseHolders, statements.ts), so that a claim can tell a full key by the list's length.
  *
  * A PL/pgSQL function rather than inline SQL on purpose: the claim is planned at every
  * execution (PostgreSQL keeps custom plans for it), and inlined, this logic tripled the

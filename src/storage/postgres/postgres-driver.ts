@@ -334,14 +334,17 @@ export class PostgresDriver implements StoreDriver {
     await this.ready()
     const error = JSON.stringify({ name: 'RunCancelledError', code: 'run_cancelled', message: params.reason ?? 'Cancelled' })
     const result = await withTransaction(this.pool, async (client): Promise<RunCancelResult | null> => {
-      const [locked] = (await client.query<{ status: string }>(this.sql.lockForCancel, [params.id])).rows
+      const [locked] = (await client.query<{ status: string; attempt: number; concurrency_key: string | null }>(this.sql.lockForCancel, [params.id])).rows
       if (!locked) return null
       if (FINAL_STATUSES.has(locked.status)) {
         const [row] = (await client.query<RunRow>(this.sql.getRun, [params.id])).rows
         return row ? { run: runFromRow(row), cancelled: false } : null
       }
       // The attempt in progress ends here; the worker's own later write will find the run cancelled.
-      if (locked.status === 'running') await client.query(this.sql.recordCancelledAttempt, [params.id, params.now, error])
+      if (locked.status === 'running') {
+        await client.query(this.sql.recordCancelledAttempt, [params.id, params.now, error])
+        if (locked.concurrency_key !== null) await client.query(this.sql.releaseCancelled, [params.id, locked.attempt, locked.concurrency_key])
+      }
       const [row] = (await client.query<RunRow>(this.sql.cancel, [params.id, params.reason, params.now])).rows
       if (!row) throw new Error(`Run ${params.id} could not be cancelled while locked`)
       return { run: runFromRow(row), cancelled: true }
@@ -368,7 +371,10 @@ export class PostgresDriver implements StoreDriver {
     await this.ready()
     const rows = await this.rows<{ id: string; attempt: number; status: string }>(this.sql.rescue, [params.now, params.limit, LEASE_EXPIRED_ERROR])
     const rescued = rows.map((row) => ({ id: row.id, attempt: Number(row.attempt), status: row.status as RescuedRun['status'] }))
-    if (rescued.some((run) => run.status === 'queued')) await this.notifyRunsAvailable()
+    // A rescued run gave back its place in its key, like any ended attempt (releaseHolders);
+    // places that no path gave back are found here.
+    const freedKeys = await this.rows<{ key: string }>(this.sql.releaseStale, [])
+    if (rescued.length > 0 || freedKeys.length > 0) await this.notifyRunsAvailable()
     return rescued
   }
 

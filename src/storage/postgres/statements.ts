@@ -7,6 +7,29 @@ const FINAL = `('completed', 'cancelled', 'dead_lettered')`
 const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id, started_at = EXCLUDED.started_at,
     finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, error = EXCLUDED.error`
 
+/**
+ * Removes runs whose attempt ended from the holder lists of their concurrency keys, so that
+ * a claim can tell a key at its limit by the list's length alone, without checking each
+ * holder (which it would do for every run waiting under the key: 0.2 ms each). `ended` is a
+ * relation of (id, attempt, concurrency_key). Key rows are locked in key order, after the
+ * runs (every writer locks runs first), so two writers cannot deadlock; claims never wait.
+ * A holder left behind by another path is dropped by the claim that next admits runs of
+ * its key, or by maintenance (releaseStale).
+ */
+export function releaseHolders(s: string, ended: string): string {
+  return `
+    UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = (
+      SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
+      FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
+      WHERE NOT EXISTS (SELECT 1 FROM ${ended} e WHERE e.id = h.id AND e.attempt = h.attempt))
+    FROM (
+      SELECT key FROM ${s}.concurrency_keys
+      WHERE key = ANY(ARRAY(SELECT DISTINCT e.concurrency_key FROM ${ended} e WHERE e.concurrency_key IS NOT NULL))
+      ORDER BY key FOR UPDATE
+    ) locked_keys
+    WHERE k.key = locked_keys.key`
+}
+
 /** The input rows of a batched insert: one array per column (see params.ts), in input order. */
 export const INPUT_CTE = `input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::text[],
@@ -109,6 +132,8 @@ export class PostgresStatements {
   readonly heartbeat: string
   readonly finish: string
   readonly lockForCancel: string
+  readonly releaseCancelled: string
+  readonly releaseStale: string
   readonly recordCancelledAttempt: string
   readonly cancel: string
   readonly promoteDue: string
@@ -186,8 +211,9 @@ export class PostgresStatements {
           locked_by = CASE WHEN i.outcome = 'completed' THEN r.locked_by END, lease_expires_at = NULL, updated_at = $9
         FROM locked i
         WHERE r.id = i.id AND i.status = 'running' AND i.current_attempt = i.attempt
-        RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at,
+        RETURNING i.ord, r.id, i.attempt, i.worker_id, i.outcome, i.error, r.locked_at, r.concurrency_key,
           r.queue IS NOT NULL OR r.concurrency_key IS NOT NULL AS grouped
+      ), released AS (${releaseHolders(s, 'done')}
       ), recorded AS (
         INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
         SELECT id, attempt, worker_id, coalesce(locked_at, $9), $9,
@@ -197,7 +223,8 @@ export class PostgresStatements {
         ${REPLACE_ATTEMPT}
       )
       SELECT ord::int4 AS ord, grouped FROM done`
-    this.lockForCancel = `SELECT status FROM ${s}.runs WHERE id = $1 FOR UPDATE`
+    this.lockForCancel = `SELECT status, attempt, concurrency_key FROM ${s}.runs WHERE id = $1 FOR UPDATE`
+    this.releaseCancelled = releaseHolders(s, '(SELECT $1::text AS id, $2::int4 AS attempt, $3::text AS concurrency_key)')
     this.recordCancelledAttempt = `
       INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
       SELECT id, attempt, locked_by, locked_at, $2, 'cancelled', $3::jsonb FROM ${s}.runs
@@ -230,13 +257,23 @@ export class PostgresStatements {
           FOR UPDATE SKIP LOCKED
         ) old
         WHERE r.id = old.id AND r.status = 'running' AND r.attempt = old.attempt AND r.lease_expires_at < $1
-        RETURNING r.id, r.attempt, r.status, old.locked_by, old.locked_at
+        RETURNING r.id, r.attempt, r.status, r.concurrency_key, old.locked_by, old.locked_at
+      ), released AS (${releaseHolders(s, 'rescued')}
       ), recorded AS (
         INSERT INTO ${s}.attempts (run_id, attempt, worker_id, started_at, finished_at, outcome, error)
         SELECT id, attempt, locked_by, coalesce(locked_at, $1), $1, 'lease_expired', $3::jsonb FROM rescued
         ${REPLACE_ATTEMPT}
       )
       SELECT id, attempt, status FROM rescued`
+    // Holders whose attempt ended by a path that did not release them (a job key's
+    // replacement, a deleted run), found by concurrency_live. Rows a claim or a finish holds
+    // are skipped: they are being brought up to date anyway.
+    this.releaseStale = `
+      UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = (
+        SELECT l.live_ids, l.live_attempts FROM ${s}.concurrency_live(k.holder_ids, k.holder_attempts) l)
+      FROM (SELECT key FROM ${s}.concurrency_keys WHERE cardinality(holder_ids) > 0 ORDER BY key FOR UPDATE SKIP LOCKED) l
+      WHERE k.key = l.key AND cardinality((${s}.concurrency_live(k.holder_ids, k.holder_attempts)).live_ids) < cardinality(k.holder_ids)
+      RETURNING k.key`
     // $3 bounds the id: a run is created before it finishes, so only runs created before the
     // cutoff can go, and the (status, id) index reads just those (migration 8).
     this.prune = `
@@ -253,7 +290,9 @@ export class PostgresStatements {
           SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
           FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
           WHERE h.id NOT IN (SELECT id FROM doomed))
-        WHERE k.holder_ids && ARRAY(SELECT id FROM doomed)
+        -- In key order, as every writer of key rows locks them (see releaseHolders).
+        FROM (SELECT key FROM ${s}.concurrency_keys WHERE holder_ids && ARRAY(SELECT id FROM doomed) ORDER BY key FOR UPDATE) l
+        WHERE k.key = l.key
       ), steps_gone AS (
         DELETE FROM ${s}.steps st USING doomed d WHERE st.run_id = d.id
       ), logs_gone AS (
