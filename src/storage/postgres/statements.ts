@@ -266,13 +266,20 @@ export class PostgresStatements {
       )
       SELECT id, attempt, status FROM rescued`
     // Holders whose attempt ended by a path that did not release them (a job key's
-    // replacement, a deleted run), found by concurrency_live. Rows a claim or a finish holds
-    // are skipped: they are being brought up to date anyway.
+    // replacement of a running run, a write from outside), found by concurrency_live. Only
+    // rows with such an entry are locked (the filter runs before the lock and again on the
+    // newest version), and rows a claim or a finish holds are skipped: they are being
+    // brought up to date anyway.
     this.releaseStale = `
       UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = (
         SELECT l.live_ids, l.live_attempts FROM ${s}.concurrency_live(k.holder_ids, k.holder_attempts) l)
-      FROM (SELECT key FROM ${s}.concurrency_keys WHERE cardinality(holder_ids) > 0 ORDER BY key FOR UPDATE SKIP LOCKED) l
-      WHERE k.key = l.key AND cardinality((${s}.concurrency_live(k.holder_ids, k.holder_attempts)).live_ids) < cardinality(k.holder_ids)
+      FROM (
+        SELECT key FROM ${s}.concurrency_keys
+        WHERE cardinality(holder_ids) > 0
+          AND cardinality((${s}.concurrency_live(holder_ids, holder_attempts)).live_ids) < cardinality(holder_ids)
+        ORDER BY key FOR UPDATE SKIP LOCKED
+      ) stale
+      WHERE k.key = stale.key
       RETURNING k.key`
     // $3 bounds the id: a run is created before it finishes, so only runs created before the
     // cutoff can go, and the (status, id) index reads just those (migration 8).
