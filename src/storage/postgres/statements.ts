@@ -265,8 +265,8 @@ export class PostgresStatements {
         ${REPLACE_ATTEMPT}
       )
       SELECT id, attempt, status FROM rescued`
-    // Holders whose attempt ended by a path that did not release them (a job key's
-    // replacement of a running run, a write from outside), found by concurrency_live. Only
+    // Holders whose attempt ended by a path that did not release them (a process of an
+    // earlier version, a write from outside), found by concurrency_live. Only
     // rows with such an entry are locked (the filter runs before the lock and again on the
     // newest version), and rows a claim or a finish holds are skipped: they are being
     // brought up to date anyway.
