@@ -1,3 +1,4 @@
+import type { StoreDriver } from '../storage/driver.js'
 import type { ErrandInternals } from './internals.js'
 import type { ResolvedWorkerOptions } from './worker-options.js'
 
@@ -71,9 +72,19 @@ export class Maintenance {
     const now = this.internals.clock.now()
     if (now.getTime() - this.lastPrune < PRUNE_EVERY_MS) return
     this.lastPrune = now.getTime()
-    const finishedBefore = new Date(now.getTime() - this.options.retentionMs)
-    while ((await this.internals.driver.runPrune({ finishedBefore, limit: BATCH })) === BATCH) {
-      // keep going in batches so no single transaction grows large
-    }
+    await pruneFinished(this.internals.driver, new Date(now.getTime() - this.options.retentionMs))
+  }
+}
+
+/**
+ * Deletes the finished runs that finished before `finishedBefore`, with their attempts, steps
+ * and logs, in batches so that no single transaction grows large. Returns how many went.
+ */
+export async function pruneFinished(driver: StoreDriver, finishedBefore: Date): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const batch = await driver.runPrune({ finishedBefore, limit: BATCH })
+    deleted += batch
+    if (batch < BATCH) return deleted
   }
 }

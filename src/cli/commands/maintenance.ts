@@ -2,9 +2,7 @@
 import { durationOption, stringOption, UsageError } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { toJson } from '../format.js'
-
-/** Runs deleted per statement, as the worker's own pruning does: no transaction grows large. */
-const PRUNE_BATCH = 1_000
+import { pruneFinished } from '../../runtime/maintenance.js'
 
 export const migrateCommand: Command = {
   name: 'migrate',
@@ -38,13 +36,8 @@ export const pruneCommand: Command = {
     const errand = await open()
     await errand.migrate()
     const finishedBefore = new Date(Date.now() - olderThan)
-    // The store's own prune, as a worker's maintenance calls it: in batches, until one comes back short.
-    let deleted = 0
-    for (;;) {
-      const batch = await errand.store.runPrune({ finishedBefore, limit: PRUNE_BATCH })
-      deleted += batch
-      if (batch < PRUNE_BATCH) break
-    }
+    // The pruning a worker's maintenance does, with this cutoff.
+    const deleted = await pruneFinished(errand.store, finishedBefore)
     out(values.json ? toJson({ deleted, finishedBefore }) : `Deleted ${deleted} run${deleted === 1 ? '' : 's'} finished more than ${stringOption(values, 'older-than')} ago`)
     return 0
   },

@@ -18,16 +18,21 @@ const REPLACE_ATTEMPT = `ON CONFLICT (run_id, attempt) DO UPDATE SET worker_id =
  */
 export function releaseHolders(s: string, ended: string): string {
   return `
-    UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = (
-      SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
-      FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
-      WHERE NOT EXISTS (SELECT 1 FROM ${ended} e WHERE e.id = h.id AND e.attempt = h.attempt))
+    UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = ${holdersWithout(`EXISTS (SELECT 1 FROM ${ended} e WHERE e.id = h.id AND e.attempt = h.attempt)`)}
     FROM (
       SELECT key FROM ${s}.concurrency_keys
       WHERE key = ANY(ARRAY(SELECT DISTINCT e.concurrency_key FROM ${ended} e WHERE e.concurrency_key IS NOT NULL))
       ORDER BY key FOR UPDATE
     ) locked_keys
     WHERE k.key = locked_keys.key`
+}
+
+/** Key row `k`'s holder lists, in order, without the entries `h` (id, attempt) that `drop` matches. */
+function holdersWithout(drop: string): string {
+  return `(
+      SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
+      FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
+      WHERE NOT (${drop}))`
 }
 
 /** The input rows of a batched insert: one array per column (see params.ts), in input order. */
@@ -293,10 +298,7 @@ export class PostgresStatements {
         -- A holder is let go by the claim once it is final; a deleted one would never be, so it goes here.
         UPDATE ${s}.queues q SET holder = NULL, held_since = NULL FROM doomed d WHERE q.holder = d.id
       ), keys_let_go AS (
-        UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = (
-          SELECT coalesce(array_agg(h.id ORDER BY h.n), '{}'), coalesce(array_agg(h.attempt ORDER BY h.n), '{}')
-          FROM unnest(k.holder_ids, k.holder_attempts) WITH ORDINALITY AS h(id, attempt, n)
-          WHERE h.id NOT IN (SELECT id FROM doomed))
+        UPDATE ${s}.concurrency_keys k SET (holder_ids, holder_attempts) = ${holdersWithout('h.id IN (SELECT id FROM doomed)')}
         -- In key order, as every writer of key rows locks them (see releaseHolders).
         FROM (SELECT key FROM ${s}.concurrency_keys WHERE holder_ids && ARRAY(SELECT id FROM doomed) ORDER BY key FOR UPDATE) l
         WHERE k.key = l.key
