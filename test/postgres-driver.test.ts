@@ -181,9 +181,11 @@ describe.skipIf(!url)('postgres store', () => {
   }, 60_000)
 
   it('a claim passes runs waiting under a key at its limit without checking each holder', async () => {
-    const now = new Date()
     const keyed = (n: number) => Array.from({ length: n }, () => runOf('{}', { concurrencyKey: 'k', concurrencyLimit: 1 }))
-    await driver.runInsertMany({ now, runs: keyed(1) })
+    const holder = keyed(1)
+    // A run is due from its creation: claim after it.
+    const now = new Date(Date.now() + 1)
+    await driver.runInsertMany({ now, runs: holder })
     expect(await driver.runClaim({ workerId: 'holder', tasks: ['t'], limit: 1, leaseMs: 60_000, now })).toHaveLength(1)
     // 2,000 runs wait under the full key, ahead of 10 free ones.
     await driver.runInsertMany({ now: new Date(now.getTime() + 1), runs: keyed(2_000) })
