@@ -94,7 +94,7 @@ describe.each(storeKinds())('durable steps under SIGKILL on $name', (kind) => {
         if (saved.length) expect(starts.filter((s) => s.at > Math.min(...saved)), key).toEqual([])
         // A repeat is only explained by a kill: the earlier start's process never saw it saved.
         for (const earlier of starts.slice(0, -1)) {
-          expect(list.some((e) => e.event === 'saved' && e.pid === earlier.pid), key).toBe(false)
+          expect(list.some((e) => e.event === 'saved' && e.pid === earlier.pid), `${key}: ${JSON.stringify(list)}`).toBe(false)
         }
         repeats += starts.length - 1
       }

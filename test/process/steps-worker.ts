@@ -36,7 +36,10 @@ errand.task(STEPS_TASK, { retry: { attempts: 50, initialDelay: '10ms', maxDelay:
   }
   return total
 })
-const worker = errand.worker({ concurrency: 8, lease: '1s', heartbeatInterval: '250ms', maintenanceInterval: '200ms', pollInterval: '100ms' })
+// A lease of 3 s: a run killed mid-step comes back soon, but a stall of this process under a
+// busy machine (the whole suite on 2 cores) does not expire its own leases, which would make
+// it rescue and repeat a step with no kill at all.
+const worker = errand.worker({ concurrency: 8, lease: '3s', heartbeatInterval: '250ms', maintenanceInterval: '200ms', pollInterval: '100ms' })
 await worker.start()
 process.stdout.write('ready\n')
 process.on('SIGTERM', () => void errand.close({ timeout: '1s' }).then(() => process.exit(0)))
