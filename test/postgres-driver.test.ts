@@ -8,7 +8,7 @@ import { Errand } from '../src/index.js'
 import type { NewRun, StoreDriver } from '../src/storage/driver.js'
 import { postgresStore } from '../src/storage/postgres/index.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
-import { claimStatement } from '../src/storage/postgres/claim.js'
+import { claimBody } from '../src/storage/postgres/claim.js'
 import { newRunId } from '../src/runtime/ids.js'
 import { postgresUrl, storeKinds, type TestStore } from './support/stores.js'
 import { newRun } from './support/new-run.js'
@@ -149,8 +149,8 @@ describe.skipIf(!url)('postgres store', () => {
       const analyzed = async () => (await client.query("SELECT 1 FROM pg_stats WHERE schemaname = $1 AND tablename = 'runs'", [schema])).rowCount
       for (let i = 0; i < 100 && !(await analyzed()); i++) await new Promise((resolve) => setTimeout(resolve, 50))
       expect(await analyzed()).toBeGreaterThan(0)
-      const claim = new PostgresStatements(`"${schema}"`, true).claim
-      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${claim}`, [new Date(), ['t0', 't1'], 50, 'w', new Date(), [], null])
+      // The claim as claim_planned runs it: planned for its values.
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${claimBody(`"${schema}"`)}`, [new Date(), ['t0', 't1'], 50, 'w', new Date(), [], null])
       const plan = JSON.stringify(rows[0]['QUERY PLAN'])
       expect(plan).toContain('"Index Name":"runs_due"')
       // Sorting the few claimed rows (per queue, per key) is fine; sorting the runs table is not.
@@ -196,7 +196,7 @@ describe.skipIf(!url)('postgres store', () => {
     try {
       await client.query('BEGIN')
       const later = new Date(Date.now() + 1_000)
-      const explained = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${claimStatement(`"${schema}"`)}`, [
+      const explained = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${claimBody(`"${schema}"`)}`, [
         later, ['t'], 10, 'w', new Date(later.getTime() + 60_000), [], null,
       ])
       const plan = (explained.rows[0] as { 'QUERY PLAN': Array<{ Plan: { 'Actual Rows': number; 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }> })['QUERY PLAN'][0]!.Plan

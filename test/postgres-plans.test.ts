@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest'
 import { finishArrays } from '../src/storage/postgres/params.js'
 import { PostgresInsights } from '../src/storage/postgres/insights.js'
 import { runIdFloor } from '../src/storage/driver.js'
-import { claimStatement } from '../src/storage/postgres/claim.js'
+import { claimBody } from '../src/storage/postgres/claim.js'
 import { listRuns } from '../src/storage/postgres/run-list.js'
 import { PostgresStatements } from '../src/storage/postgres/statements.js'
 import { expectWholeFeedInOrder, seedRunsForLists } from './support/list-fixture.js'
@@ -54,7 +54,7 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     }
     // The next claim, of a batch as large, reads the due runs it takes and no more.
     for (const mode of ['custom', 'generic'] as const) {
-      const claim = await explain(claimStatement(t.schema), [now, ['noop'], batch, 'w2', now, [], null], mode)
+      const claim = await explain(claimBody(t.schema), [now, ['noop'], batch, 'w2', now, [], null], mode)
       expect(claim['Actual Rows'], `claim, ${mode} plan`).toBe(batch)
       expect(nodes(claim).filter(isSeqScanOfRuns), `claim, ${mode} plan`).toEqual([])
       expect(maxRowsRead(claim), `claim, ${mode} plan`).toBe(batch)
@@ -176,12 +176,12 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     // Nothing finished after `later` (one-millisecond buckets, so the window starts there).
     await new PostgresInsights(s, capture('activity')).activityOf({ since: later, bucketMs: 1 })
     const claimValues = [later, ['rare'], 10, 'w', later, [], null]
-    await capture('claim of the rare task')(claimStatement(s), claimValues)
+    await capture('claim of the rare task')(claimBody(s), claimValues)
     await listRuns(capture('list of the rare task'), s, { limit: 50, task: 'rare' })
     // Pruning and the claim run as prepared statements, which PostgreSQL may switch to a
     // generic plan (parameters unknown) after five executions: that plan must hold too.
     plans['prune, generic plan'] = await explain(new PostgresStatements(s, false).prune, [hourAgo, 500, runIdFloor(hourAgo)], 'generic')
-    plans['claim of the rare task, generic plan'] = await explain(claimStatement(s), claimValues, 'generic')
+    plans['claim of the rare task, generic plan'] = await explain(claimBody(s), claimValues, 'generic')
     // At most the rare task's 30 queued runs; a list, one page from each status (its own
     // 600 finished ones included) and the 100 running runs it reads apart (runs_lease).
     for (const [name, plan] of Object.entries(plans)) {

@@ -1,5 +1,6 @@
 import type { RunStatus } from '../../core/run-state.js'
 import type { RunActivityBucket, RunActivityParams, RunChange, RunCountRow, RunListChangedParams } from '../driver.js'
+import type { DueRunCounts } from './claim-plans.js'
 import { ms } from './rows.js'
 
 type Rows = <T>(text: string, values: unknown[]) => Promise<T[]>
@@ -11,6 +12,7 @@ const FOLD_LIMIT = 50_000
 export class PostgresInsights {
   private readonly fold: string
   private readonly counts: string
+  private readonly dueCounts: string
   private readonly activity: string
   readonly changed: string
 
@@ -39,6 +41,16 @@ export class PostgresInsights {
         SELECT task, queue, status, n FROM ${s}.run_count_deltas
       ) AS all_counts
       GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`
+    // The same sum, of the runs a claim may take (scheduled ones not yet due included), split
+    // by whether their task is among $1.
+    this.dueCounts = `
+      SELECT coalesce(sum(n) FILTER (WHERE task = ANY($1)), 0)::float8 AS own,
+        coalesce(sum(n) FILTER (WHERE task <> ALL($1)), 0)::float8 AS others
+      FROM (
+        SELECT task, n FROM ${s}.run_counts WHERE status IN ('scheduled', 'queued')
+        UNION ALL
+        SELECT task, n FROM ${s}.run_count_deltas WHERE status IN ('scheduled', 'queued')
+      ) AS due`
     // Walks runs_updated from `since`: bounded by the runs written inside the window, never
     // the whole table. A finished run's updated_at is written with its completed_at and
     // only moves forward after, so the window's finished runs are all in that range.
@@ -64,10 +76,23 @@ export class PostgresInsights {
       ORDER BY changed.updated_ts, changed.id LIMIT $3`
   }
 
-  async countByStatus(): Promise<RunCountRow[]> {
+  /**
+   * Moves deltas into the counters. Readers do, and so does maintenance: without a reader
+   * (no dashboard open), every claim and finish would leave rows behind for good.
+   */
+  async foldCounts(): Promise<void> {
     await this.rows(this.fold, [FOLD_LIMIT])
+  }
+
+  async countByStatus(): Promise<RunCountRow[]> {
+    await this.foldCounts()
     const rows = await this.rows<{ task: string; queue: string; status: string; n: string | number }>(this.counts, [])
     return rows.map((row) => ({ task: row.task, queue: row.queue === '' ? null : row.queue, status: row.status as RunStatus, count: Number(row.n) }))
+  }
+
+  async dueRunCounts(tasks: string[]): Promise<DueRunCounts> {
+    const [row] = await this.rows<DueRunCounts>(this.dueCounts, [tasks])
+    return { own: Number(row?.own ?? 0), others: Number(row?.others ?? 0) }
   }
 
   async activityOf(params: RunActivityParams): Promise<RunActivityBucket[]> {

@@ -45,6 +45,7 @@ import type {
   StoreDriver,
 } from '../driver.js'
 import { runIdFloor } from '../driver.js'
+import { ClaimPlans } from './claim-plans.js'
 import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
 import { notificationPayload, PostgresNotifier, RUNS_AVAILABLE_CHANNEL } from './notifier.js'
@@ -128,6 +129,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly plannerStats: PlannerStatsBootstrap
   private readonly steps: PostgresSteps
   private readonly insights: PostgresInsights
+  private readonly claimPlans: ClaimPlans
   private migration: Promise<void> | null = null
   private closed = false
   private staleHoldersCheckedAt = -Infinity
@@ -165,6 +167,7 @@ export class PostgresDriver implements StoreDriver {
     this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
+    this.claimPlans = new ClaimPlans((tasks) => this.insights.dueRunCounts(tasks))
     this.notifier = this.notifyEnabled
       ? new PostgresNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 5, onError })
       : null
@@ -294,7 +297,8 @@ export class PostgresDriver implements StoreDriver {
     await this.ready()
     const lease = new Date(params.now.getTime() + params.leaseMs)
     const values = [params.now, params.tasks, params.limit, params.workerId, lease, params.forbiddenFlags ?? [], params.queues ?? null]
-    const rows = await this.rows<RunRow>(this.sql.claim, values)
+    const walks = await this.claimPlans.walks(params.tasks, params.queues)
+    const rows = await this.rows<RunRow>(walks ? this.sql.claimWalking : this.sql.claimPlanned, values)
     // UPDATE ... RETURNING gives rows in no particular order.
     return rows.map(runFromRow).sort(claimOrder)
   }
@@ -381,6 +385,7 @@ export class PostgresDriver implements StoreDriver {
     // A rescued run gave back its place in its key, like any ended attempt (releaseHolders);
     // places that no path gave back are found here, now and then.
     const freedKeys = await this.releaseStaleHolders(params.now)
+    await this.insights.foldCounts()
     if (rescued.length > 0 || freedKeys > 0) await this.notifyRunsAvailable()
     return rescued
   }

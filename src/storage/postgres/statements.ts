@@ -1,4 +1,4 @@
-import { claimStatement } from './claim.js'
+import { claimCall } from './claim.js'
 import { attemptColumns, ms, runColumns } from './rows.js'
 
 const FINAL = `('completed', 'cancelled', 'dead_lettered')`
@@ -133,7 +133,9 @@ export class PostgresStatements {
   readonly findIdempotent: string
   readonly findScheduledTicks: string
   readonly getRun: string
-  readonly claim: string
+  /** The claim through its generic plan, and planned for its values (claimFunctions). */
+  readonly claimWalking: string
+  readonly claimPlanned: string
   readonly heartbeat: string
   readonly finish: string
   readonly lockForCancel: string
@@ -173,7 +175,8 @@ export class PostgresStatements {
       JOIN unnest($1::text[], $2::timestamptz[]) AS k(schedule_key, scheduled_for)
         ON r.schedule_key = k.schedule_key AND r.scheduled_for = k.scheduled_for`
     this.getRun = `SELECT ${runColumns('r')} FROM ${s}.runs r WHERE r.id = $1`
-    this.claim = claimStatement(s)
+    this.claimWalking = claimCall(s, 'claim_walk')
+    this.claimPlanned = claimCall(s, 'claim_planned')
     // Rows are locked in id order first (see LOCK_IN_ORDER), then renewed. See KEYED_BY_ID and ONE_PLAN.
     this.heartbeat = `
       WITH locked AS (
