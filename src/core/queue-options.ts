@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js'
+import { checkWholeNumber } from './whole-number.js'
 
 /**
  * What a job key does when the key already has a run:
@@ -76,10 +77,7 @@ function checkMode(mode: unknown): JobKeyMode {
 
 function checkLimit(limit: unknown): number {
   if (limit === undefined) return 1
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_CONCURRENCY_LIMIT) {
-    throw new InvalidOptionError(`concurrencyLimit must be a whole number from 1 to ${MAX_CONCURRENCY_LIMIT}, got ${String(limit)}`)
-  }
-  return limit
+  return checkWholeNumber(limit, 'concurrencyLimit', 1, MAX_CONCURRENCY_LIMIT)
 }
 
 /**

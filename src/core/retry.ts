@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from './durations.js'
 import { InvalidOptionError } from './errors.js'
+import { checkWholeNumber } from './whole-number.js'
 
 /** How the wait between attempts grows. `{ delays }` lists each wait; the last one repeats. */
 export type Backoff = 'fixed' | 'linear' | 'exponential' | { delays: Duration[] }
@@ -73,10 +74,7 @@ function applyRetryOptions(base: RetryPolicy, options: RetryOptions): RetryPolic
 
 /** Checks an attempt count: a whole number of at least 1. */
 export function checkAttempts(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1_000_000) {
-    throw new InvalidOptionError(`${name} must be a whole number from 1 to 1000000, got ${String(value)}`)
-  }
-  return value
+  return checkWholeNumber(value, name, 1, 1_000_000)
 }
 
 /**

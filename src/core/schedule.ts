@@ -4,6 +4,7 @@
  */
 import { parseDuration, type Duration } from './durations.js'
 import { InvalidOptionError } from './errors.js'
+import { checkWholeNumber } from './whole-number.js'
 
 /**
  * What to do with ticks missed while no scheduler ran (more than {@link LATE_AFTER_MS}
@@ -59,11 +60,9 @@ export function resolveCatchUp(catchUp: unknown): ResolvedCatchUp {
     const { max, within, ...rest } = catchUp as { max?: unknown; within?: unknown }
     const extra = Object.keys(rest)
     if (extra.length > 0) throw new InvalidOptionError(`Unknown catchUp field "${extra[0]}"; use { max, within }`)
-    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_CATCH_UP) {
-      throw new InvalidOptionError(`catchUp.max must be a whole number from 1 to ${MAX_CATCH_UP}, got ${String(max)}`)
-    }
+    checkWholeNumber(max, 'catchUp.max', 1, MAX_CATCH_UP)
     const withinMs = within === undefined ? null : parseDuration(within as Duration)
-    return { mode: 'bounded', max, withinMs }
+    return { mode: 'bounded', max: max as number, withinMs }
   }
   throw new InvalidOptionError(`catchUp must be 'none', 'latest' or { max, within }, got ${JSON.stringify(catchUp) ?? String(catchUp)}`)
 }

@@ -4,6 +4,7 @@ import type { RunRecord } from '../storage/driver.js'
 import { announce } from './enqueue.js'
 import type { ErrandInternals } from './internals.js'
 import { cancelRun, listParams, replayOf, type RunFilter } from './runs.js'
+import { checkWholeNumber } from '../core/whole-number.js'
 
 /** Options of `runs.cancelMany` and `runs.replayMany`. */
 export interface BulkOptions {
@@ -31,8 +32,7 @@ function checkBulk(filter: RunFilter, options: BulkOptions, allowed: RunStatus[]
   if ([task, queue, status, schedule, createdFrom, createdBefore].every((value) => value === undefined)) {
     throw new InvalidOptionError(`${what} needs a filter (task, status, queue, schedule or a creation range); it never acts on every run`)
   }
-  const max = options.max ?? 1_000
-  if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new InvalidOptionError('max must be a whole number from 1 to 10000')
+  const max = checkWholeNumber(options.max ?? 1_000, 'max', 1, 10_000)
   const wanted = status === undefined ? allowed : Array.isArray(status) ? status : [status]
   for (const value of wanted) if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"`)
   return { max, statuses: wanted.filter((value) => allowed.includes(value)) }

@@ -14,6 +14,7 @@ import { toPublicRun } from './public-run.js'
 import type { RunHandle } from './run-handle.js'
 import type { AnyTaskDefinition } from './task.js'
 import { expectCompleted, waitForFinalRun } from './wait.js'
+import { checkWholeNumber } from '../core/whole-number.js'
 
 /** Which runs: every field given must match. */
 export interface RunFilter {
@@ -119,8 +120,7 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
       return internals.driver.stepList({ runId: id })
     },
     async logs(id, options = {}) {
-      const limit = options.limit ?? 1000
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidOptionError('limit must be a whole number from 1 to 10000')
+      const limit = checkWholeNumber(options.limit ?? 1000, 'limit', 1, 10_000)
       await internals.ready()
       return internals.driver.logList({ runId: id, limit })
     },
@@ -150,8 +150,7 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
 
 /** Checks list options and turns them into the driver's parameters. */
 export function listParams(options: RunListOptions) {
-  const limit = options.limit ?? 50
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InvalidOptionError('limit must be a whole number from 1 to 1000')
+  const limit = checkWholeNumber(options.limit ?? 50, 'limit', 1, 1000)
   const status = options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status]
   for (const value of status ?? []) {
     if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"; one of ${RUN_STATUSES.join(', ')}`)

@@ -8,6 +8,7 @@ import type { RunHandle } from './run-handle.js'
 import { resolveSchedule, toPublicSchedule, type Schedule, type ScheduleOptions } from './schedule-spec.js'
 import { runOfSchedule, tickSchedules, type ScheduleTickSummary } from './schedule-ticker.js'
 import type { TaskDefinition } from './task.js'
+import { checkWholeNumber } from '../core/whole-number.js'
 
 /** Managing recurring schedules: `errand.schedules`. */
 export interface SchedulesApi {
@@ -103,8 +104,5 @@ export function createSchedulesApi(internals: ErrandInternals): SchedulesApi {
 function checkListPage(options: { after?: unknown; limit?: unknown }): ScheduleListParams {
   const { after, limit } = options
   if (after !== undefined && typeof after !== 'string') throw new InvalidOptionError('after must be a schedule key')
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000)) {
-    throw new InvalidOptionError('limit must be a whole number from 1 to 1000')
-  }
-  return { after, limit }
+  return { after, limit: limit === undefined ? undefined : checkWholeNumber(limit, 'limit', 1, 1000) }
 }
