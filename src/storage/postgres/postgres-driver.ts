@@ -385,8 +385,10 @@ export class PostgresDriver implements StoreDriver {
     // A rescued run gave back its place in its key, like any ended attempt (releaseHolders);
     // places that no path gave back are found here, now and then.
     const freedKeys = await this.releaseStaleHolders(params.now)
-    await this.insights.foldCounts()
     if (rescued.length > 0 || freedKeys > 0) await this.notifyRunsAvailable()
+    // Housekeeping of the run counters (PostgresInsights.foldCounts): its failure must not
+    // lose the rescues above, which are committed and still to be announced.
+    await this.insights.foldCounts().catch(this.onError)
     return rescued
   }
 
