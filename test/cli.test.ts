@@ -191,7 +191,7 @@ describe('errand on a SQLite file (read-only commands)', () => {
   it('prints help and the version', () => {
     const help = cli(['--help'])
     expect(help.status).toBe(0)
-    for (const command of ['runs list', 'runs get', 'runs cancel', 'runs replay', 'runs wait', 'runs counts', 'enqueue', 'schedules list', 'prune', 'migrate', 'worker', 'serve']) {
+    for (const command of ['runs list', 'runs get', 'runs cancel', 'runs replay', 'runs cancel-many', 'runs replay-many', 'runs wait', 'runs counts', 'enqueue', 'schedules list', 'schedules upsert', 'prune', 'migrate', 'worker', 'serve']) {
       expect(help.stdout).toContain(`  ${command}`)
     }
     const listHelp = cli(['runs', 'list', '--help'])
@@ -309,6 +309,199 @@ describe('errand on a SQLite file (commands that change runs)', () => {
   })
 })
 
+describe('errand runs cancel-many and replay-many on a SQLite file', () => {
+  const db = join(dir, 'bulk.db')
+  let errand: Errand
+  let tasks: ReturnType<typeof register>
+  const register = (on: Errand) => on.register({ sendEmail, report })
+
+  beforeAll(() => {
+    errand = createErrand({ store: sqliteStore({ path: db }) })
+    tasks = register(errand)
+  })
+  afterAll(() => errand.close())
+
+  /** Runs of send-email enqueued one after the other, so their order (newest first) is known. */
+  const enqueueEmails = async (count: number, queue?: string): Promise<Run[]> => {
+    const runs: Run[] = []
+    for (let i = 0; i < count; i++) runs.push((await tasks.sendEmail.enqueue({ to: `bulk${i}@example.com` }, queue ? { queue } : {})).run)
+    return runs
+  }
+  const statusOf = async (run: Run) => (await errand.runs.get(run.id))?.status
+  const ids = (runs: Run[]) => runs.map((run) => run.id)
+
+  it('cancel-many cancels the runs the filter matches and no others, newest first, at most --max', async () => {
+    const mail = await enqueueEmails(4, 'bulk-mail')
+    const other = await enqueueEmails(2)
+    const reports = [(await tasks.report.enqueue({}, { queue: 'bulk-mail' })).run]
+    const filter = ['--task', 'send-email', '--queue', 'bulk-mail', '-d', db]
+
+    const first = json(cli(['runs', 'cancel-many', ...filter, '--max', '3', '--reason', 'bad template', '--json']))
+    // The BulkResult as it is, as POST api/runs/cancel answers.
+    expect(first).toEqual({ ids: ids(mail.slice(1)).reverse(), skipped: 0, more: true })
+    for (const run of mail.slice(1)) expect(await errand.runs.get(run.id)).toMatchObject({ status: 'cancelled', cancelReason: 'bad template' })
+    expect(await statusOf(mail[0]!)).toBe('queued')
+
+    const rest = cli(['runs', 'cancel-many', ...filter])
+    expect(rest.status, rest.stderr).toBe(0)
+    expect(rest.stdout).toBe('Cancelled 1 run\n')
+    expect(await statusOf(mail[0]!)).toBe('cancelled')
+    expect(cli(['runs', 'cancel-many', ...filter]).stdout).toBe('Cancelled 0 runs\n')
+    // Other tasks on the queue and the task's runs elsewhere were not touched.
+    for (const run of [...other, ...reports]) expect(await statusOf(run)).toBe('queued')
+
+    const more = cli(['runs', 'cancel-many', '--task', 'send-email', '--max', '1', '-d', db])
+    expect(more.stdout).toBe('Cancelled 1 run; more match: run again\n')
+    expect(await statusOf(other[1]!)).toBe('cancelled')
+    expect(await statusOf(other[0]!)).toBe('queued')
+  })
+
+  it('--dry-run counts and lists what would be cancelled or replayed, and changes nothing', async () => {
+    const queued = await enqueueEmails(3, 'bulk-dry')
+    const cancelled = await enqueueEmails(2, 'bulk-dry')
+    for (const run of cancelled) await errand.runs.cancel(run.id)
+    const before = await errand.runs.counts()
+
+    const all = json(cli(['runs', 'cancel-many', '--queue', 'bulk-dry', '--dry-run', '--json', '-d', db]))
+    // Only the runs cancel-many would act on: the cancelled ones are left out.
+    expect(all.count).toBe(3)
+    expect(all.more).toBe(false)
+    expect(ids(all.runs)).toEqual(ids(queued).reverse())
+
+    const capped = cli(['runs', 'cancel-many', '--queue', 'bulk-dry', '--max', '2', '--dry-run', '-d', db])
+    expect(capped.status, capped.stderr).toBe(0)
+    const lines = capped.stdout.trim().split('\n')
+    expect(lines[0]).toBe('Would cancel 2 runs; more match (dry run: nothing changed)')
+    expect(lines[2]).toMatch(/^ID\s+TASK\s+STATUS/)
+    expect(lines.slice(3).map((line) => line.split(/\s+/)[0])).toEqual(ids(queued.slice(1)).reverse())
+
+    const replay = json(cli(['runs', 'replay-many', '--queue', 'bulk-dry', '--dry-run', '--json', '-d', db]))
+    expect(replay).toMatchObject({ count: 2, more: false })
+    expect(ids(replay.runs)).toEqual(ids(cancelled).reverse())
+
+    expect(await errand.runs.counts()).toEqual(before)
+    for (const run of queued) expect(await statusOf(run)).toBe('queued')
+  })
+
+  it('replay-many replays the finished runs the filter matches as new runs, and only those', async () => {
+    const runs = await enqueueEmails(4, 'bulk-replay')
+    const [unfinished, ...finished] = runs as [Run, ...Run[]]
+    for (const run of finished) await errand.runs.cancel(run.id)
+
+    const first = json(cli(['runs', 'replay-many', '--queue', 'bulk-replay', '--max', '2', '--reason', 'template fixed', '--json', '-d', db]))
+    expect(first).toMatchObject({ skipped: 0, more: true })
+    expect(first.ids).toHaveLength(2)
+    const replays = await Promise.all(first.ids.map((id: string) => errand.runs.get(id)))
+    // The newest two finished runs, each replayed once, into a new queued run.
+    expect(replays.map((run) => run!.replayOf).sort()).toEqual(ids(finished.slice(1)).sort())
+    for (const run of replays) expect(run).toMatchObject({ task: 'send-email', status: 'queued', queue: 'bulk-replay', replayReason: 'template fixed' })
+
+    const rest = cli(['runs', 'replay-many', '--queue', 'bulk-replay', '--status', 'cancelled', '--created-before', new Date(Date.now() + 60_000).toISOString(), '-d', db])
+    expect(rest.status, rest.stderr).toBe(0)
+    // All three cancelled runs: a run replayed before is still cancelled, so it is replayed again.
+    expect(rest.stdout).toBe('Replayed 3 runs\n')
+    const made = (await errand.runs.list({ queue: 'bulk-replay', limit: 100 })).runs.filter((run) => run.replayOf !== null)
+    expect(made.map((run) => run.replayOf).sort()).toEqual([...ids(finished.slice(1)), ...ids(finished)].sort())
+    // The unfinished run was not replayed, and the originals are as they were.
+    expect(made.some((run) => run.replayOf === unfinished.id)).toBe(false)
+    for (const run of finished) expect(await statusOf(run)).toBe('cancelled')
+  })
+
+  it('refuses a missing filter, a status it cannot act on and a bad --max before opening the store, and changes nothing', async () => {
+    await enqueueEmails(1)
+    const before = await errand.runs.counts()
+    const missing = join(dir, 'bulk-typo.db')
+    // The store is never opened: a path that does not exist still gets the usage error.
+    expectFailure(cli(['runs', 'cancel-many', '-d', missing]), 2, /runs cancel-many needs a filter \(--status, --task, .*\); it never acts on every run/)
+    expect(existsSync(missing)).toBe(false)
+    expectFailure(cli(['runs', 'cancel-many', '-d', db]), 2, /needs a filter/)
+    expectFailure(cli(['runs', 'cancel-many', '--reason', 'all of them', '--max', '10', '-d', db]), 2, /needs a filter/)
+    expectFailure(cli(['runs', 'replay-many', '--dry-run', '-d', db]), 2, /runs replay-many needs a filter/)
+    expectFailure(cli(['runs', 'cancel-many', '--status', 'queued,completed', '-d', db]), 2, /acts only on scheduled, queued or running runs; --status completed matches none/)
+    expectFailure(cli(['runs', 'replay-many', '--status', 'queued', '-d', db]), 2, /acts only on completed, cancelled or dead_lettered runs/)
+    expectFailure(cli(['runs', 'cancel-many', '--task', 'send-email', '--max', '0', '-d', db]), 2, /--max must be a whole number from 1 to 10000/)
+    expectFailure(cli(['runs', 'cancel-many', '--task', 'send-email', '--max', '10001', '-d', db]), 2, /--max must be a whole number from 1 to 10000/)
+    expectFailure(cli(['runs', 'cancel-many', '--created-from', 'yesterday', '-d', db]), 2, /--created-from must be an ISO 8601 time/)
+    expect(await errand.runs.counts()).toEqual(before)
+  })
+})
+
+describe('errand schedules upsert on a SQLite file', () => {
+  const db = join(dir, 'schedules.db')
+  let errand: Errand
+
+  beforeAll(() => {
+    errand = createErrand({ store: sqliteStore({ path: db }) })
+    errand.register({ sendEmail, report })
+  })
+  afterAll(() => errand.close())
+
+  const upsert = (key: string, ...rest: string[]) => cli(['schedules', 'upsert', key, '--tasks', TASKS, '-d', db, ...rest])
+  /** The hour and minute of a time in a zone: '02:00'. */
+  const clockIn = (date: Date, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
+
+  it('creates a schedule, then updates the same key in place', async () => {
+    const created = upsert('nightly', '--task', 'report', '--cron', '0 2 * * *', '--timezone', 'Europe/Berlin')
+    expect(created.status, created.stderr).toBe(0)
+    expect(created.stdout).toMatch(/^Created schedule nightly\n/)
+    expect(created.stdout).toMatch(/task\s+report\n\s+cron\s+0 2 \* \* \*\n\s+time zone\s+Europe\/Berlin\n\s+state\s+active\n\s+next tick\s+\d{4}-\d{2}-\d{2}T\S+Z \(in \d+[smhd]\)/)
+    const stored = (await errand.schedules.get('nightly'))!
+    expect(stored).toMatchObject({ task: 'report', cron: '0 2 * * *', timezone: 'Europe/Berlin', enabled: true, catchUp: 'latest', overlap: 'allow' })
+    // The expression reads in the zone: the next tick is 02:00 in Berlin.
+    expect(clockIn(stored.nextTickAt!, 'Europe/Berlin')).toBe('02:00')
+    expect(created.stdout).toContain(stored.nextTickAt!.toISOString())
+
+    const args = ['--task', 'send-email', '--cron', '*/15 * * * *', '--payload', '-', '--catch-up', '4', '--catch-up-within', '1h', '--overlap', 'skip', '--paused', '--json']
+    const updated = json(cli(['schedules', 'upsert', 'nightly', ...args, '--tasks', TASKS, '-d', db], { input: '{"to":"ops@example.com"}' }))
+    expect(updated.schedule).toMatchObject({
+      key: 'nightly',
+      task: 'send-email',
+      cron: '*/15 * * * *',
+      timezone: 'UTC',
+      payload: { to: 'ops@example.com' },
+      catchUp: { max: 4, within: '1h' },
+      overlap: 'skip',
+      enabled: false,
+      nextTickAt: null,
+    })
+    expect(await errand.schedules.get('nightly')).toMatchObject({ task: 'send-email', payload: { to: 'ops@example.com' }, enabled: false, createdAt: stored.createdAt })
+    expect((await errand.schedules.list()).map((schedule) => schedule.key)).toEqual(['nightly'])
+
+    // Without --paused an update keeps the schedule's state; the policies left out are the defaults again.
+    const again = upsert('nightly', '--task', 'report', '--cron', '0 2 * * *')
+    expect(again.status, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/^Updated schedule nightly\n[\s\S]*state\s+paused\n\s+next tick\s+-\n\s+catch-up\s+latest\n\s+overlap\s+allow\n$/)
+    expect(await errand.schedules.get('nightly')).toMatchObject({ task: 'report', timezone: 'UTC', enabled: false, catchUp: 'latest', overlap: 'allow', payload: null })
+
+    // The same upsert twice: the second changes nothing, and still says the schedule existed.
+    expect(upsert('hourly', '--task', 'report', '--cron', '@hourly').stdout).toMatch(/^Created schedule hourly\n/)
+    expect(upsert('hourly', '--task', 'report', '--cron', '@hourly').stdout).toMatch(/^Updated schedule hourly\n/)
+  })
+
+  it('refuses a bad cron expression, time zone, policy or payload and stores nothing; an unknown task exits 1', async () => {
+    const before = await errand.schedules.list()
+    const bad = (...rest: string[]) => upsert('bad', '--task', 'report', ...rest)
+    expectFailure(bad('--cron', '0 25 * * *'), 2, /Invalid cron expression "0 25 \* \* \*"/)
+    expectFailure(bad('--cron', '0 0 30 2 *'), 2, /The cron expression "0 0 30 2 \*" never fires/)
+    expectFailure(bad('--cron', '0 2 * * *', '--timezone', 'Mars/Olympus'), 2, /Unknown time zone "Mars\/Olympus"/)
+    expectFailure(bad('--cron', '0 2 * * *', '--overlap', 'sometimes'), 2, /overlap must be 'allow', 'skip' or 'queue', got "sometimes"/)
+    expectFailure(bad('--cron', '0 2 * * *', '--catch-up', 'all'), 2, /--catch-up must be none, latest or a number of missed ticks from 1 to 1000, got "all"/)
+    expectFailure(bad('--cron', '0 2 * * *', '--catch-up', '1001'), 2, /--catch-up must be a whole number from 1 to 1000/)
+    expectFailure(bad('--cron', '0 2 * * *', '--catch-up', 'latest', '--catch-up-within', '1h'), 2, /--catch-up-within goes with --catch-up N/)
+    expectFailure(bad('--cron', '0 2 * * *', '--payload', '{"to":'), 2, /the payload is not valid JSON/)
+    expectFailure(bad('--cron', '0 2 * * *', '--payload', '{"to":42}', '--task', 'send-email'), 2, /Invalid payload for schedule "bad" of task "send-email": to:/)
+    expectFailure(bad(), 2, /needs --task TASK and --cron EXPR/)
+    expectFailure(cli(['schedules', 'upsert', 'bad', '--task', 'report', '--cron', '0 2 * * *', '-d', db]), 2, /needs the task definitions: pass --tasks/)
+    expectFailure(upsert('bad', '--task', 'no-such-task', '--cron', '0 2 * * *'), 1, /Unknown task "no-such-task": .* defines report, send-email, slow$/m)
+    // Checked before the store is opened: a missing database is not even looked for.
+    const missing = join(dir, 'schedules-typo.db')
+    expectFailure(cli(['schedules', 'upsert', 'bad', '--task', 'report', '--cron', 'every day', '--tasks', TASKS, '-d', missing]), 2, /Invalid cron expression/)
+    expect(existsSync(missing)).toBe(false)
+    expect(await errand.schedules.get('bad')).toBeNull()
+    expect(await errand.schedules.list()).toEqual(before)
+  })
+})
+
 /** A long-lived command as a child process: its output so far, a wait for a line, its exit. */
 function startCli(args: string[]) {
   const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { env: cleanEnv() })
@@ -386,6 +579,105 @@ describe('errand worker on a SQLite file', () => {
   })
 })
 
+describe('errand serve --token and --read-only', () => {
+  const db = join(dir, 'serve.db')
+  const TOKEN = 'a-long-test-token'
+  let errand: Errand
+  let tasks: ReturnType<typeof register>
+  const register = (on: Errand) => on.register({ sendEmail })
+
+  beforeAll(() => {
+    errand = createErrand({ store: sqliteStore({ path: db }) })
+    tasks = register(errand)
+  })
+  afterAll(() => errand.close())
+
+  /** `errand serve` on a free port with these flags; `stop` sends SIGTERM and expects exit 0. */
+  async function serveWith(...flags: string[]) {
+    const server = startCli(['serve', '-d', db, '--port', '0', ...flags])
+    try {
+      const url = (await server.output(/serving (http:\/\/\S+\/)/))[1] as string
+      return {
+        url,
+        async stop() {
+          server.child.kill('SIGTERM')
+          expect(await server.exited, server.stderr).toBe(0)
+        },
+        kill: () => server.child.kill('SIGKILL'),
+      }
+    } catch (error) {
+      server.child.kill('SIGKILL')
+      throw error
+    }
+  }
+  const post = (url: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(new URL(path, url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  const errorCode = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code
+
+  it('--token: a request without the token gets 401, one with it as Bearer or basic-auth password is served', async () => {
+    const run = (await tasks.sendEmail.enqueue({ to: 'token@example.com' })).run
+    const server = await serveWith('--token', TOKEN)
+    try {
+      const bare = await fetch(new URL('api/runs', server.url))
+      expect(bare.status).toBe(401)
+      // The header that makes a browser ask for the token as a password.
+      expect(bare.headers.get('www-authenticate')).toMatch(/^Basic realm="errand"/)
+      expect(await errorCode(bare)).toBe('unauthorized')
+      const wrong = await fetch(new URL('api/runs', server.url), { headers: { authorization: `Bearer ${TOKEN}x` } })
+      expect(wrong.status).toBe(401)
+      expect((await fetch(new URL('api/runs', server.url), { headers: { authorization: 'Bearer' } })).status).toBe(401)
+      // The dashboard is behind the token too.
+      expect((await fetch(server.url)).status).toBe(401)
+
+      const bearer = { authorization: `Bearer ${TOKEN}` }
+      const listed = await fetch(new URL('api/runs', server.url), { headers: bearer })
+      expect(listed.status).toBe(200)
+      expect(((await listed.json()) as { runs: Run[] }).runs.map((item) => item.id)).toContain(run.id)
+      const basic = { authorization: `Basic ${Buffer.from(`anyone:${TOKEN}`).toString('base64')}` }
+      expect((await fetch(new URL(`api/runs/${run.id}`, server.url), { headers: basic })).status).toBe(200)
+
+      // A change without the token is refused; with it, it is made.
+      expect((await post(server.url, `api/runs/${run.id}/cancel`, { reason: 'no token' })).status).toBe(401)
+      expect(await errand.runs.get(run.id)).toMatchObject({ status: 'queued' })
+      const cancelled = await post(server.url, `api/runs/${run.id}/cancel`, { reason: 'with token' }, bearer)
+      expect(cancelled.status).toBe(200)
+      expect(await errand.runs.get(run.id)).toMatchObject({ status: 'cancelled', cancelReason: 'with token' })
+      await server.stop()
+    } finally {
+      server.kill()
+    }
+    expectFailure(cli(['serve', '-d', db, '--port', '0', '--token', 'short']), 2, /--token must be at least 8 characters/)
+  })
+
+  it('--read-only: GET requests are served, every change is refused with 403 and nothing changes', async () => {
+    const run = (await tasks.sendEmail.enqueue({ to: 'readonly@example.com' })).run
+    const before = await errand.runs.counts()
+    // With --tasks the enqueue route exists, so its refusal is the read-only one, not "unknown task".
+    const server = await serveWith('--read-only', '--tasks', TASKS)
+    try {
+      const got = await fetch(new URL(`api/runs/${run.id}`, server.url))
+      expect(got.status).toBe(200)
+      expect(((await got.json()) as { run: Run }).run).toMatchObject({ id: run.id, status: 'queued' })
+      expect((await fetch(new URL('api/runs?status=queued', server.url))).status).toBe(200)
+
+      const cancel = await post(server.url, `api/runs/${run.id}/cancel`, { reason: 'read-only' })
+      expect(cancel.status).toBe(403)
+      expect(await errorCode(cancel)).toBe('forbidden')
+      const bulk = await post(server.url, 'api/runs/cancel', { filter: { task: 'send-email' } })
+      expect(bulk.status).toBe(403)
+      const enqueue = await post(server.url, 'api/tasks/send-email/runs', { payload: { to: 'new@example.com' } })
+      expect(enqueue.status).toBe(403)
+      expect(await errorCode(enqueue)).toBe('forbidden')
+
+      expect(await errand.runs.get(run.id)).toMatchObject({ status: 'queued', cancelReason: null })
+      expect(await errand.runs.counts()).toEqual(before)
+      await server.stop()
+    } finally {
+      server.kill()
+    }
+  })
+})
+
 const postgres = storeKinds().find((kind) => kind.name === 'postgres')
 
 describe.skipIf(!postgres)('errand on PostgreSQL', () => {
@@ -423,5 +715,28 @@ describe.skipIf(!postgres)('errand on PostgreSQL', () => {
     const result = cli(['runs', 'cancel', id, '--reason', 'pg', ...base])
     expect(result.status, result.stderr).toBe(0)
     expect(await errand.runs.get(id)).toMatchObject({ status: 'cancelled', cancelReason: 'pg' })
+  })
+
+  it('cancels and replays many runs in the store', async () => {
+    const active = (await errand.runs.list({ task: 'send-email', queue: 'mail', status: ['queued'] })).runs
+    expect(active.length).toBeGreaterThan(0)
+    const dry = json(cli(['runs', 'cancel-many', '--task', 'send-email', '--queue', 'mail', '--dry-run', '--json', ...base]))
+    expect(dry).toMatchObject({ count: active.length, more: false })
+    const cancelled = json(cli(['runs', 'cancel-many', '--task', 'send-email', '--queue', 'mail', '--reason', 'pg bulk', '--json', ...base]))
+    expect(cancelled).toEqual({ ids: active.map((run) => run.id), skipped: 0, more: false })
+    for (const run of active) expect(await errand.runs.get(run.id)).toMatchObject({ status: 'cancelled', cancelReason: 'pg bulk' })
+    const replayed = json(cli(['runs', 'replay-many', '--queue', 'mail', '--status', 'cancelled', '--json', ...base]))
+    expect(replayed.ids).toHaveLength(seeded.mail.length)
+    const replays = await Promise.all(replayed.ids.map((id: string) => errand.runs.get(id)))
+    expect(replays.map((run) => run!.replayOf).sort()).toEqual(seeded.mail.map((run) => run.id).sort())
+  })
+
+  it('upserts a schedule in the store', async () => {
+    const args = ['schedules', 'upsert', 'pg-nightly', '--task', 'report', '--cron', '0 2 * * *', '--tasks', TASKS, ...base]
+    expect(cli(args).stdout).toMatch(/^Created schedule pg-nightly\n/)
+    expect(json(cli([...args, '--overlap', 'queue', '--json'])).schedule).toMatchObject({ key: 'pg-nightly', overlap: 'queue', enabled: true })
+    expect(await errand.schedules.get('pg-nightly')).toMatchObject({ task: 'report', cron: '0 2 * * *', overlap: 'queue' })
+    expectFailure(cli(['schedules', 'upsert', 'pg-bad', '--task', 'report', '--cron', '61 * * * *', '--tasks', TASKS, ...base]), 2, /Invalid cron expression/)
+    expect(await errand.schedules.get('pg-bad')).toBeNull()
   })
 })

@@ -1,9 +1,11 @@
-/** `errand runs ...`: list, inspect, cancel, replay and wait for runs, and count them. */
-import { RUN_STATUSES, RunCancelledError, RunFailedError, WaitTimeoutError, type Errand, type Run, type RunStatus } from '../../index.js'
-import { CommandError, durationOption, integerOption, stringOption, timeOption, UsageError, type OptionValues } from '../args.js'
+/** `errand runs ...`: list, inspect, cancel, replay and wait for runs, one or many, and count them. */
+import { RunCancelledError, RunFailedError, WaitTimeoutError, type Errand, type Run } from '../../index.js'
+import { CommandError, durationOption, integerOption, stringOption } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { RUN_HEADERS, runRow, table, toJson } from '../format.js'
 import { formatCounts, formatRunDetail } from './run-detail.js'
+import { FILTER_OPTIONS, filterOf } from './run-filter.js'
+import { cancelMany, replayMany } from './runs-bulk.js'
 
 /** Exit code of `runs wait` when the timeout passed first. */
 export const WAIT_TIMEOUT_EXIT = 3
@@ -13,12 +15,7 @@ const list: Command = {
   summary: 'List runs, newest first, with filters and cursor paging',
   positionals: { min: 0, max: 0 },
   options: {
-    status: { type: 'string', value: 'S[,S]', description: `Only these statuses: ${RUN_STATUSES.join(', ')}` },
-    task: { type: 'string', value: 'TASK', description: 'Only runs of this task' },
-    queue: { type: 'string', value: 'QUEUE', description: 'Only runs of this serial queue' },
-    schedule: { type: 'string', value: 'KEY', description: 'Only runs made by this schedule' },
-    'created-from': { type: 'string', value: 'ISO', description: 'Only runs created at or after this time' },
-    'created-before': { type: 'string', value: 'ISO', description: 'Only runs created before this time' },
+    ...FILTER_OPTIONS,
     limit: { type: 'string', value: 'N', description: 'Runs per page, 1 to 1000. Default 50' },
     after: { type: 'string', value: 'CURSOR', description: 'The next-page cursor the previous page printed' },
     ...JSON_OPTION,
@@ -26,12 +23,7 @@ const list: Command = {
   examples: ['errand runs list', 'errand runs list --status queued,running --task send-email --limit 20', 'errand runs list --after <cursor> --json'],
   async run({ values, open, out }) {
     const options = {
-      status: statusesOf(values),
-      task: stringOption(values, 'task'),
-      queue: stringOption(values, 'queue'),
-      schedule: stringOption(values, 'schedule'),
-      createdFrom: timeOption(values, 'created-from'),
-      createdBefore: timeOption(values, 'created-before'),
+      ...filterOf(values),
       limit: integerOption(values, 'limit', 1, 1000),
       cursor: stringOption(values, 'after'),
     }
@@ -45,17 +37,6 @@ const list: Command = {
     if (page.nextCursor) out(`\nMore: --after ${page.nextCursor}`)
     return 0
   },
-}
-
-function statusesOf(values: OptionValues): RunStatus[] | undefined {
-  const text = stringOption(values, 'status')
-  if (text === undefined) return undefined
-  const statuses = text.split(',').map((status) => status.trim()).filter(Boolean)
-  for (const status of statuses) {
-    if (!RUN_STATUSES.includes(status as RunStatus)) throw new UsageError(`unknown status "${status}"; one of ${RUN_STATUSES.join(', ')}`)
-  }
-  if (statuses.length === 0) throw new UsageError('--status needs at least one status')
-  return statuses as RunStatus[]
 }
 
 async function runOrFail(errand: Errand, id: string): Promise<Run> {
@@ -164,4 +145,4 @@ const counts: Command = {
   },
 }
 
-export const runCommands: Command[] = [list, get, cancel, replay, wait, counts]
+export const runCommands: Command[] = [list, get, cancel, replay, cancelMany, replayMany, wait, counts]

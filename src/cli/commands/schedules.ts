@@ -1,8 +1,9 @@
-/** `errand schedules ...`: list recurring schedules, trigger, pause, resume and delete them. */
+/** `errand schedules ...`: list recurring schedules, create or update one, trigger, pause, resume and delete them. */
 import type { Errand, Schedule } from '../../index.js'
 import { CommandError, integerOption, stringOption } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { relative, table, toJson } from '../format.js'
+import { upsertCommand } from './schedule-upsert.js'
 
 const list: Command = {
   name: 'schedules list',
@@ -76,4 +77,4 @@ const remove = keyCommand(
   ['A schedule declared in code comes back the next time a worker of that code starts.'],
 )
 
-export const scheduleCommands: Command[] = [list, trigger, pause, resume, remove]
+export const scheduleCommands: Command[] = [list, upsertCommand, trigger, pause, resume, remove]
