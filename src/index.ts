@@ -79,6 +79,7 @@ export {
   InvalidCronError,
   ScheduleNotFoundError,
   DuplicateStepError,
+  HandlerIgnoredAbortError,
   type ErrorCode,
   type ValidationIssue,
 } from './core/errors.js'

@@ -440,6 +440,14 @@ describe('errand schedules upsert on a SQLite file', () => {
   /** The hour and minute of a time in a zone: '02:00'. */
   const clockIn = (date: Date, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
 
+  it('an update keeps the run options set through the API, which it has no flags for', async () => {
+    await errand.schedules.upsert({ key: 'tuned', task: 'report', cron: '@daily', options: { priority: 5, queue: 'reports', maxAttempts: 7 } })
+    const updated = upsert('tuned', '--task', 'report', '--cron', '@hourly')
+    expect(updated.status, updated.stderr).toBe(0)
+    expect(await errand.schedules.get('tuned')).toMatchObject({ cron: '@hourly', options: { priority: 5, queue: 'reports', maxAttempts: 7 } })
+    await errand.schedules.remove('tuned') // the tests below share the file
+  })
+
   it('creates a schedule, then updates the same key in place', async () => {
     const created = upsert('nightly', '--task', 'report', '--cron', '0 2 * * *', '--timezone', 'Europe/Berlin')
     expect(created.status, created.stderr).toBe(0)

@@ -224,7 +224,7 @@ describe.skipIf(!url)('postgres store', () => {
       await client.end()
     }
     expect(await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 10, leaseMs: 60_000, now })).toEqual([])
-    expect(await driver.runRescueExpired({ now, limit: 100 })).toEqual([])
+    expect(await driver.runUpkeep!({ now })).toBe(true)
     const next = await driver.runClaim({ workerId: 'w', tasks: ['t'], limit: 10, leaseMs: 60_000, now })
     expect(next.map((run) => run.concurrencyKey)).toEqual(['k'])
   })

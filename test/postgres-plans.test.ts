@@ -178,8 +178,9 @@ describe.skipIf(!url)('postgres: plans of the hot statements', () => {
     const claimValues = [later, ['rare'], 10, 'w', later, [], null]
     await capture('claim of the rare task')(claimBody(s), claimValues)
     await listRuns(capture('list of the rare task'), s, { limit: 50, task: 'rare' })
-    // Pruning and the claim run as prepared statements, which PostgreSQL may switch to a
-    // generic plan (parameters unknown) after five executions: that plan must hold too.
+    // Pruning runs as a prepared statement, which PostgreSQL may switch to a generic plan
+    // (parameters unknown) after five executions, and claim_walk keeps the claim's generic
+    // plan (its body is what is explained here): those plans must hold too.
     plans['prune, generic plan'] = await explain(new PostgresStatements(s, false).prune, [hourAgo, 500, runIdFloor(hourAgo)], 'generic')
     plans['claim of the rare task, generic plan'] = await explain(claimBody(s), claimValues, 'generic')
     // At most the rare task's 30 queued runs; a list, one page from each status (its own

@@ -273,6 +273,33 @@ describe.each(storeKinds())('worker on $name', (kind) => {
     expect(attempts.map((a) => a.outcome)).toEqual(['released'])
   })
 
+  it('reports a handler still running a second after its signal aborted, and not one that stopped on it', async () => {
+    const stopped = deferred<void>()
+    const heard = deferred<void>()
+    const deaf = defineTask({ name: 'deaf', run: () => heard.promise })
+    const listening = defineTask({
+      name: 'listening',
+      run: (_p, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => setTimeout(() => (resolve(), stopped.resolve()), 200))),
+    })
+    const { deaf: deafHandle, listening: listeningHandle } = t.errand.register({ deaf, listening })
+    const errors: Error[] = []
+    t.errand.on('worker.error', ({ error }) => errors.push(error))
+    const worker = t.errand.worker(fast)
+    await worker.start()
+    const ignoring = await deafHandle.enqueue({})
+    await listeningHandle.enqueue({})
+    await waitUntil(() => worker.running === 2, 5_000, 'start')
+    await worker.stop({ timeout: '50ms' })
+    await stopped.promise
+    await waitUntil(() => errors.length > 0, 5_000, 'the report')
+    // The listening handler settled 200 ms after its abort; the deaf one is reported 1 s after it.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ name: 'HandlerIgnoredAbortError', code: 'handler_ignored_abort', runId: ignoring.id, attempt: 1 })
+    expect(errors[0]?.message).toContain('Worker is shutting down')
+    heard.resolve()
+  })
+
   it('takes back the runs of a worker that vanished, once its lease expires', async () => {
     const echo = defineTask({ name: 'echo', run: async (p: { n: number }) => p.n })
     t.errand.register({ echo })

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'invalid_cron'
   | 'schedule_not_found'
   | 'duplicate_step'
+  | 'handler_ignored_abort'
 
 /** Base class of every error errand raises deliberately. */
 export class ErrandError extends Error {
@@ -183,6 +184,27 @@ export class LeaseLostError extends ErrandError {
 export class WorkerShutdownError extends ErrandError {
   constructor() {
     super('worker_shutdown', 'Worker is shutting down')
+  }
+}
+
+/**
+ * Reported (as a `worker.error`), never thrown: an attempt's handler was still running a
+ * while after its signal aborted. Its attempt is over for errand, so the run may be running
+ * again meanwhile (given back at a shutdown, taken by another worker after a lost lease).
+ */
+export class HandlerIgnoredAbortError extends ErrandError {
+  readonly runId: string
+  readonly attempt: number
+
+  constructor(run: { id: string; task: string; attempt: number }, afterMs: number, reason: unknown) {
+    const why = reason instanceof Error ? reason.message : String(reason)
+    super(
+      'handler_ignored_abort',
+      `The handler of run ${run.id} (task ${run.task}, attempt ${run.attempt}) was still running ${afterMs}ms after its signal aborted (${why}); the run may be running again meanwhile`,
+      { details: { runId: run.id, task: run.task, attempt: run.attempt } },
+    )
+    this.runId = run.id
+    this.attempt = run.attempt
   }
 }
 

@@ -60,9 +60,9 @@ export function resolveCatchUp(catchUp: unknown): ResolvedCatchUp {
     const { max, within, ...rest } = catchUp as { max?: unknown; within?: unknown }
     const extra = Object.keys(rest)
     if (extra.length > 0) throw new InvalidOptionError(`Unknown catchUp field "${extra[0]}"; use { max, within }`)
-    checkWholeNumber(max, 'catchUp.max', 1, MAX_CATCH_UP)
+    const checkedMax = checkWholeNumber(max, 'catchUp.max', 1, MAX_CATCH_UP)
     const withinMs = within === undefined ? null : parseDuration(within as Duration)
-    return { mode: 'bounded', max: max as number, withinMs }
+    return { mode: 'bounded', max: checkedMax, withinMs }
   }
   throw new InvalidOptionError(`catchUp must be 'none', 'latest' or { max, within }, got ${JSON.stringify(catchUp) ?? String(catchUp)}`)
 }

@@ -1,10 +1,10 @@
 import { InvalidOptionError, InvalidTransitionError } from '../core/errors.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
+import { checkWholeNumber } from '../core/whole-number.js'
 import type { RunRecord } from '../storage/driver.js'
 import { announce } from './enqueue.js'
 import type { ErrandInternals } from './internals.js'
 import { cancelRun, listParams, replayOf, type RunFilter } from './runs.js'
-import { checkWholeNumber } from '../core/whole-number.js'
 
 /** Options of `runs.cancelMany` and `runs.replayMany`. */
 export interface BulkOptions {
@@ -23,6 +23,9 @@ export interface BulkResult {
   more: boolean
 }
 
+/** The runs a bulk action acts on at most, by default and at the most. */
+export const DEFAULT_BULK_MAX = 1_000
+export const MOST_BULK_MAX = 10_000
 const PAGE = 200
 const ACTIVE: RunStatus[] = ['scheduled', 'queued', 'running']
 const FINAL: RunStatus[] = ['completed', 'cancelled', 'dead_lettered']
@@ -32,7 +35,7 @@ function checkBulk(filter: RunFilter, options: BulkOptions, allowed: RunStatus[]
   if ([task, queue, status, schedule, createdFrom, createdBefore].every((value) => value === undefined)) {
     throw new InvalidOptionError(`${what} needs a filter (task, status, queue, schedule or a creation range); it never acts on every run`)
   }
-  const max = checkWholeNumber(options.max ?? 1_000, 'max', 1, 10_000)
+  const max = checkWholeNumber(options.max ?? DEFAULT_BULK_MAX, 'max', 1, MOST_BULK_MAX)
   const wanted = status === undefined ? allowed : Array.isArray(status) ? status : [status]
   for (const value of wanted) if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"`)
   return { max, statuses: wanted.filter((value) => allowed.includes(value)) }

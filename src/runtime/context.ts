@@ -12,6 +12,8 @@ import type { RunLogger, TaskContext } from './task.js'
 export interface AttemptServices {
   internals: ErrandInternals
   logs: LogBuffer
+  /** Reports an error of the worker's own (a `worker.error`). */
+  reportError: (error: unknown) => void
 }
 
 /**

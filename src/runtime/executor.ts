@@ -1,4 +1,4 @@
-import { AttemptTimeoutError, type BatchItemsFailedError } from '../core/errors.js'
+import { AttemptTimeoutError, HandlerIgnoredAbortError, type BatchItemsFailedError } from '../core/errors.js'
 import { toStoredJson } from '../core/json.js'
 import type { RunRecord } from '../storage/driver.js'
 import { isBatchResult, keptResults, remainderPayloadJson, settleBatch } from './batch.js'
@@ -32,15 +32,21 @@ export async function executeAttempt(
   const timer = run.timeoutMs === null ? null : setTimeout(() => abort.abort(new AttemptTimeoutError(run.timeoutMs as number)), run.timeoutMs)
   try {
     const { ctx, steps } = createTaskContext(run, abort, services)
-    const outcome = await Promise.race([invoke(task, run.payload, ctx), abort.aborted])
+    const handler = invoke(task, run.payload, ctx)
+    const outcome = await Promise.race([handler, abort.aborted])
+    if ('aborted' in outcome) reportIfStillRunning(handler, run, outcome.reason, services)
     // A sleep wins over whatever the handler did after asking for it (even swallowing it).
     const sleepUntil = steps()?.sleepUntil
     if (sleepUntil && !abort.isAborted) return { kind: 'sleep', wakeAt: sleepUntil }
     if ('aborted' in outcome) return aborted(outcome.reason)
     if (!outcome.ok) return { kind: 'failed', error: outcome.error }
     if (!isBatchResult(run.payload, outcome.value)) return await finishOutput(task, outcome.value)
-    const batch = await Promise.race([settleBatch(run.payload as unknown[], outcome.value), abort.aborted])
-    if ('aborted' in batch) return aborted(batch.reason)
+    const items = settleBatch(run.payload as unknown[], outcome.value)
+    const batch = await Promise.race([items, abort.aborted])
+    if ('aborted' in batch) {
+      reportIfStillRunning(items, run, batch.reason, services)
+      return aborted(batch.reason)
+    }
     const kept = keptResults(run.output)
     if (batch.kind === 'none') return { kind: 'failed', error: batch.error }
     const settlement = await finishOutput(task, [...kept, ...batch.results])
@@ -50,6 +56,26 @@ export async function executeAttempt(
   } finally {
     if (timer) clearTimeout(timer)
   }
+}
+
+/**
+ * How long a handler may keep running after its signal aborted before it is reported. Time
+ * enough to clean up on the signal; past it, the handler is most likely not listening.
+ */
+export const ABORT_IGNORED_AFTER_MS = 1_000
+
+/**
+ * An aborted attempt is over at once (its slot is free, its run given back or failed), but
+ * JavaScript cannot stop its handler: one that ignores its signal runs on (or the items of
+ * the batch it returned do), while its run may run again elsewhere. Such a handler is
+ * reported once, if it is still running a moment later, which may be after the worker's
+ * stop() resolved. The timer does not keep the process alive.
+ */
+function reportIfStillRunning(work: Promise<unknown>, run: RunRecord, reason: unknown, services: AttemptServices): void {
+  const timer = setTimeout(() => services.reportError(new HandlerIgnoredAbortError(run, ABORT_IGNORED_AFTER_MS, reason)), ABORT_IGNORED_AFTER_MS)
+  timer.unref()
+  const stop = () => clearTimeout(timer)
+  work.then(stop, stop)
 }
 
 function aborted(reason: unknown): Settlement {

@@ -60,6 +60,7 @@ export class Maintenance {
       const promoted = await driver.runPromoteDue({ now: clock.now(), limit: BATCH })
       if (rescued.length > 0 || promoted > 0) this.onRunsAvailable()
       await this.prune()
+      if (await driver.runUpkeep?.({ now: clock.now() })) this.onRunsAvailable()
     } catch (error) {
       this.onError(error)
     } finally {

@@ -2,6 +2,7 @@ import { InvalidOptionError, InvalidTransitionError, RunNotFoundError } from '..
 import { parseDuration, type Duration } from '../core/durations.js'
 import type { Attempt, Run, RunLog, Step } from '../core/run.js'
 import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
+import { checkWholeNumber } from '../core/whole-number.js'
 import type { NewRun, RunRecord } from '../storage/driver.js'
 import { cancelMany, replayMany, type BulkOptions, type BulkResult } from './bulk.js'
 import { checkName } from '../core/queue-options.js'
@@ -14,7 +15,6 @@ import { toPublicRun } from './public-run.js'
 import type { RunHandle } from './run-handle.js'
 import type { AnyTaskDefinition } from './task.js'
 import { expectCompleted, waitForFinalRun } from './wait.js'
-import { checkWholeNumber } from '../core/whole-number.js'
 
 /** Which runs: every field given must match. */
 export interface RunFilter {
@@ -148,9 +148,12 @@ export function createRunsApi(internals: ErrandInternals): RunsApi {
   }
 }
 
+/** The most runs one page of `runs.list` holds. */
+export const MOST_LISTED = 1000
+
 /** Checks list options and turns them into the driver's parameters. */
 export function listParams(options: RunListOptions) {
-  const limit = checkWholeNumber(options.limit ?? 50, 'limit', 1, 1000)
+  const limit = checkWholeNumber(options.limit ?? 50, 'limit', 1, MOST_LISTED)
   const status = options.status === undefined ? undefined : Array.isArray(options.status) ? options.status : [options.status]
   for (const value of status ?? []) {
     if (!RUN_STATUSES.includes(value)) throw new InvalidOptionError(`Unknown status "${String(value)}"; one of ${RUN_STATUSES.join(', ')}`)

@@ -1,6 +1,7 @@
 import { compileCron } from '../core/cron.js'
 import { InvalidOptionError, ScheduleNotFoundError } from '../core/errors.js'
 import { checkScheduleKey } from '../core/schedule.js'
+import { checkWholeNumber } from '../core/whole-number.js'
 import type { ScheduleListParams, ScheduleRecord } from '../storage/driver.js'
 import { announce, createRunHandle } from './enqueue.js'
 import type { ErrandInternals } from './internals.js'
@@ -8,7 +9,6 @@ import type { RunHandle } from './run-handle.js'
 import { resolveSchedule, toPublicSchedule, type Schedule, type ScheduleOptions } from './schedule-spec.js'
 import { runOfSchedule, tickSchedules, type ScheduleTickSummary } from './schedule-ticker.js'
 import type { TaskDefinition } from './task.js'
-import { checkWholeNumber } from '../core/whole-number.js'
 
 /** Managing recurring schedules: `errand.schedules`. */
 export interface SchedulesApi {

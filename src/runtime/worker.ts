@@ -77,9 +77,10 @@ export class Worker {
   ) {
     this.options = resolveWorkerOptions(options)
     this.id = this.options.workerId ?? newWorkerId()
-    this.batcher = new CompletionBatcher(internals.driver, internals.clock, (error) => this.reportError(error))
-    this.services = { internals, logs: new LogBuffer(internals.driver, (error) => this.reportError(error)) }
-    this.maintenance = new Maintenance(internals, this.options, (error) => this.reportError(error), () => this.fetchSoon())
+    const reportError = (error: unknown) => this.reportError(error)
+    this.batcher = new CompletionBatcher(internals.driver, internals.clock, reportError)
+    this.services = { internals, logs: new LogBuffer(internals.driver, reportError), reportError }
+    this.maintenance = new Maintenance(internals, this.options, reportError, () => this.fetchSoon())
     this.scheduler = this.options.scheduler ? new Scheduler(internals, this.options.maintenanceMs, (error) => this.reportError(error)) : null
   }
 

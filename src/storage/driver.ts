@@ -279,6 +279,12 @@ export interface StoreDriver extends StoreDriverInsights {
   runRescueExpired(params: RunRescueExpiredParams): Promise<RescuedRun[]>
   /** Deletes final runs (and their attempts) that finished before a time; returns how many. */
   runPrune(params: RunPruneParams): Promise<number>
+  /**
+   * Optional upkeep of the store's own structures, run by every worker's maintenance after
+   * its other steps (PostgreSQL: folds the run counters' deltas, drops key places that no
+   * path gave back). Resolves to whether runs may have become claimable.
+   */
+  runUpkeep?(params: { now: Date }): Promise<boolean>
   /** Every attempt of a run, oldest first, the one in progress included. */
   attemptList(params: { runId: string }): Promise<Attempt[]>
 

@@ -4,19 +4,16 @@
  * `POST api/runs/cancel` and `POST api/runs/replay`.
  */
 import { FINAL_STATUSES } from '../../core/run-state.js'
+import { DEFAULT_BULK_MAX, MOST_BULK_MAX } from '../../runtime/bulk.js'
+import { MOST_LISTED } from '../../runtime/runs.js'
 import { RUN_STATUSES, type BulkOptions, type BulkResult, type Errand, type Run, type RunFilter, type RunStatus } from '../../index.js'
 import { integerOption, stringOption, UsageError, type OptionValues } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { RUN_HEADERS, runRow, table, toJson } from '../format.js'
 import { FILTER_OPTIONS, filterOf, matchesEverything } from './run-filter.js'
 
-/** The runtime's bounds and default for `max` (BulkOptions). */
-const MAX_LIMIT = 10_000
-const DEFAULT_MAX = 1_000
 /** Runs a dry run lists: the first page, as `runs list` would show it. */
 const SHOWN = 50
-/** Page size a dry run counts with: the most `runs.list` returns at once. */
-const PAGE = 1_000
 
 /** One bulk action: what it is called, which statuses it can act on, and the runtime call. */
 interface BulkAction {
@@ -36,7 +33,7 @@ function bulkCommand(action: BulkAction, summary: string, reason: string, exampl
     options: {
       ...FILTER_OPTIONS,
       reason: { type: 'string', value: 'TEXT', description: reason },
-      max: { type: 'string', value: 'N', description: `Act on at most this many runs, 1 to ${MAX_LIMIT}. Default ${DEFAULT_MAX}` },
+      max: { type: 'string', value: 'N', description: `Act on at most this many runs, 1 to ${MOST_BULK_MAX}. Default ${DEFAULT_BULK_MAX}` },
       'dry-run': { type: 'boolean', description: 'Only count and list the runs it would act on; change nothing' },
       ...JSON_OPTION,
     },
@@ -47,11 +44,11 @@ function bulkCommand(action: BulkAction, summary: string, reason: string, exampl
     ],
     async run({ values, open, out }) {
       const filter = checkedFilter(values, action)
-      const max = integerOption(values, 'max', 1, MAX_LIMIT)
+      const max = integerOption(values, 'max', 1, MOST_BULK_MAX)
       const reason = stringOption(values, 'reason')
       const errand = await open()
       if (values['dry-run']) {
-        const preview = await previewOf(errand, filter, action, max ?? DEFAULT_MAX)
+        const preview = await previewOf(errand, filter, action, max ?? DEFAULT_BULK_MAX)
         out(values.json ? toJson(preview) : formatPreview(preview, action))
         return 0
       }
@@ -97,7 +94,7 @@ async function previewOf(errand: Errand, filter: RunFilter, action: BulkAction, 
   let cursor: string | undefined
   for (;;) {
     const first = preview.count === 0
-    const page = await errand.runs.list({ ...scope, limit: Math.min(first ? SHOWN : PAGE, max - preview.count), cursor })
+    const page = await errand.runs.list({ ...scope, limit: Math.min(first ? SHOWN : MOST_LISTED, max - preview.count), cursor })
     if (first) preview.runs = page.runs
     preview.count += page.runs.length
     if (!page.nextCursor) return preview

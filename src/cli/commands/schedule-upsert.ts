@@ -30,23 +30,25 @@ export const upsertCommand: Command = {
     `errand schedules upsert hourly-sync --task sync --cron @hourly --catch-up 24 --catch-up-within 1d --paused --tasks ./dist/tasks.js`,
   ],
   notes: [
-    'As errand.schedules.upsert: the whole schedule is written, so a setting left out takes its default again (catch-up latest, overlap allow, no payload), except the paused state. The next tick is kept unless the cron expression or time zone changed.',
+    'As errand.schedules.upsert: the whole schedule is written, so a setting left out takes its default again (catch-up latest, overlap allow, no payload), except the paused state and the run options (queue, priority...), which it has no flags for and keeps. The next tick is kept unless the cron expression or time zone changed.',
     "--tasks names the module of task definitions, as for errand enqueue: the payload is checked against the task's input schema when the schedule is written. Nothing is written when the cron expression, time zone, payload or a policy is refused.",
     'A schedule declared in code is written again the next time a worker of that code starts. Only workers tick schedules.',
   ],
   async run({ positionals, values, open, out, readStdin }) {
     const key = positionals[0] as string
     const tasksModule = stringOption(values, 'tasks')
-    const options = await scheduleOptionsOf(key, values, readStdin)
     if (tasksModule === undefined) throw new UsageError('schedules upsert needs the task definitions: pass --tasks <module> (see errand schedules upsert --help)')
+    const options = await scheduleOptionsOf(key, values, readStdin)
     const errand = await open()
     const names = await registerTasksFrom(errand, tasksModule)
     if (!names.includes(options.task as string)) throw new CommandError(`Unknown task "${String(options.task)}": ${tasksModule} defines ${names.sort().join(', ')}`)
-    // Read first only to say which it was: an upsert that changes nothing keeps updatedAt.
-    const existed = (await errand.schedules.get(key)) !== null
+    const existing = await errand.schedules.get(key)
+    // The command has no flags for run options (queue, priority, timeout...): an update keeps
+    // the ones the schedule has, where an upsert without them would clear them.
+    if (existing) options.options = existing.options
     // Throws ValidationError (exit 2) when the task's schema refuses the payload; nothing is written then.
     const schedule = await errand.schedules.upsert(options)
-    out(values.json ? toJson({ schedule }) : formatUpserted(schedule, existed, new Date()))
+    out(values.json ? toJson({ schedule }) : formatUpserted(schedule, existing !== null, new Date()))
     return 0
   },
 }

@@ -1,6 +1,6 @@
 import type { RunStatus } from '../../core/run-state.js'
 import type { RunActivityBucket, RunActivityParams, RunChange, RunCountRow, RunListChangedParams } from '../driver.js'
-import type { DueRunCounts } from './claim-plans.js'
+import type { QueuedRunCounts } from './claim-plans.js'
 import { ms } from './rows.js'
 
 type Rows = <T>(text: string, values: unknown[]) => Promise<T[]>
@@ -12,7 +12,7 @@ const FOLD_LIMIT = 50_000
 export class PostgresInsights {
   private readonly fold: string
   private readonly counts: string
-  private readonly dueCounts: string
+  private readonly queuedCounts: string
   private readonly activity: string
   readonly changed: string
 
@@ -41,16 +41,15 @@ export class PostgresInsights {
         SELECT task, queue, status, n FROM ${s}.run_count_deltas
       ) AS all_counts
       GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`
-    // The same sum, of the runs a claim may take (scheduled ones not yet due included), split
-    // by whether their task is among $1.
-    this.dueCounts = `
+    // The same sum, of queued runs only, split by whether their task is among $1 (ClaimPlans).
+    this.queuedCounts = `
       SELECT coalesce(sum(n) FILTER (WHERE task = ANY($1)), 0)::float8 AS own,
         coalesce(sum(n) FILTER (WHERE task <> ALL($1)), 0)::float8 AS others
       FROM (
-        SELECT task, n FROM ${s}.run_counts WHERE status IN ('scheduled', 'queued')
+        SELECT task, n FROM ${s}.run_counts WHERE status = 'queued'
         UNION ALL
-        SELECT task, n FROM ${s}.run_count_deltas WHERE status IN ('scheduled', 'queued')
-      ) AS due`
+        SELECT task, n FROM ${s}.run_count_deltas WHERE status = 'queued'
+      ) AS queued`
     // Walks runs_updated from `since`: bounded by the runs written inside the window, never
     // the whole table. A finished run's updated_at is written with its completed_at and
     // only moves forward after, so the window's finished runs are all in that range.
@@ -90,8 +89,8 @@ export class PostgresInsights {
     return rows.map((row) => ({ task: row.task, queue: row.queue === '' ? null : row.queue, status: row.status as RunStatus, count: Number(row.n) }))
   }
 
-  async dueRunCounts(tasks: string[]): Promise<DueRunCounts> {
-    const [row] = await this.rows<DueRunCounts>(this.dueCounts, [tasks])
+  async queuedRunCounts(tasks: string[]): Promise<QueuedRunCounts> {
+    const [row] = await this.rows<QueuedRunCounts>(this.queuedCounts, [tasks])
     return { own: Number(row?.own ?? 0), others: Number(row?.others ?? 0) }
   }
 

@@ -106,7 +106,7 @@ const FINAL_STATUSES = new Set(['completed', 'cancelled', 'dead_lettered'])
 /** How long after a wait's mark a run not yet started is announced again; see `watchRunFinished`. A claim usually takes 2-4 ms. */
 const REANNOUNCE_AFTER_MS = 10
 /**
- * How often a rescue pass also looks for key places no path gave back (releaseStale). It
+ * How often upkeep (runUpkeep) also looks for key places no path gave back (releaseStale). It
  * checks every holder of every key in use (170 ms with 1,000 keys held, measured), and
  * such places come only from processes of earlier versions or writes from outside.
  */
@@ -167,7 +167,7 @@ export class PostgresDriver implements StoreDriver {
     this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
-    this.claimPlans = new ClaimPlans((tasks) => this.insights.dueRunCounts(tasks))
+    this.claimPlans = new ClaimPlans((tasks) => this.insights.queuedRunCounts(tasks), onError)
     this.notifier = this.notifyEnabled
       ? new PostgresNotifier({ pool: this.pool, schema: this.schema, sender: this.sender, throttleMs: options.notifyThrottleMs ?? 5, onError })
       : null
@@ -297,8 +297,8 @@ export class PostgresDriver implements StoreDriver {
     await this.ready()
     const lease = new Date(params.now.getTime() + params.leaseMs)
     const values = [params.now, params.tasks, params.limit, params.workerId, lease, params.forbiddenFlags ?? [], params.queues ?? null]
-    const walks = await this.claimPlans.walks(params.tasks, params.queues)
-    const rows = await this.rows<RunRow>(walks ? this.sql.claimWalking : this.sql.claimPlanned, values)
+    const walking = this.claimPlans.walks(params.tasks, params.queues)
+    const rows = await this.rows<RunRow>(walking ? this.sql.claimWalking : this.sql.claimPlanned, values)
     // UPDATE ... RETURNING gives rows in no particular order.
     return rows.map(runFromRow).sort(claimOrder)
   }
@@ -382,20 +382,23 @@ export class PostgresDriver implements StoreDriver {
     await this.ready()
     const rows = await this.rows<{ id: string; attempt: number; status: string }>(this.sql.rescue, [params.now, params.limit, LEASE_EXPIRED_ERROR])
     const rescued = rows.map((row) => ({ id: row.id, attempt: Number(row.attempt), status: row.status as RescuedRun['status'] }))
-    // A rescued run gave back its place in its key, like any ended attempt (releaseHolders);
-    // places that no path gave back are found here, now and then.
-    const freedKeys = await this.releaseStaleHolders(params.now)
-    if (rescued.length > 0 || freedKeys > 0) await this.notifyRunsAvailable()
-    // Housekeeping of the run counters (PostgresInsights.foldCounts): its failure must not
-    // lose the rescues above, which are committed and still to be announced.
-    await this.insights.foldCounts().catch(this.onError)
+    // A rescued run gave back its place in its key, like any ended attempt (releaseHolders).
+    if (rescued.length > 0) await this.notifyRunsAvailable()
     return rescued
   }
 
-  private async releaseStaleHolders(now: Date): Promise<number> {
-    if (now.getTime() - this.staleHoldersCheckedAt < STALE_HOLDERS_EVERY_MS) return 0
-    this.staleHoldersCheckedAt = now.getTime()
-    return (await this.rows<{ key: string }>(this.sql.releaseStale, [])).length
+  /**
+   * Folds the run counters' deltas (without a reader of the counts they would pile up for
+   * good), and now and then drops key places that no path gave back (releaseStale).
+   */
+  async runUpkeep(params: { now: Date }): Promise<boolean> {
+    await this.ready()
+    await this.insights.foldCounts()
+    if (params.now.getTime() - this.staleHoldersCheckedAt < STALE_HOLDERS_EVERY_MS) return false
+    this.staleHoldersCheckedAt = params.now.getTime()
+    const freed = (await this.rows<{ key: string }>(this.sql.releaseStale, [])).length > 0
+    if (freed) await this.notifyRunsAvailable()
+    return freed
   }
 
   async runPrune(params: RunPruneParams): Promise<number> {
