@@ -91,7 +91,7 @@ function claimBodyV9(s: string): string {
 /** The body of the claim functions as the newest migration installs them. */
 export const claimBody = claimBodyV9
 
-/** The migration that installs the claim functions with `claimBody`, in the store's schema `s`. */
+/** Migration 9's text: the claim functions with claimBodyV9, in the store's schema `s`. Frozen, as claimBodyV9 is. */
 export const installClaimV9 = (s: string) => claimFunctions(s, claimBodyV9(s))
 
 /** The claim's parameters, in order: the claim functions take them as $1 to $7. */
