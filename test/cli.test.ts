@@ -440,11 +440,20 @@ describe('errand schedules upsert on a SQLite file', () => {
   /** The hour and minute of a time in a zone: '02:00'. */
   const clockIn = (date: Date, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(date)
 
-  it('an update keeps the run options set through the API, which it has no flags for', async () => {
+  it('an update keeps the run options set through the API unless run-option flags replace them', async () => {
     await errand.schedules.upsert({ key: 'tuned', task: 'report', cron: '@daily', options: { priority: 5, queue: 'reports', maxAttempts: 7 } })
     const updated = upsert('tuned', '--task', 'report', '--cron', '@hourly')
     expect(updated.status, updated.stderr).toBe(0)
     expect(await errand.schedules.get('tuned')).toMatchObject({ cron: '@hourly', options: { priority: 5, queue: 'reports', maxAttempts: 7 } })
+    // Any run-option flag replaces them all.
+    const flagged = upsert('tuned', '--task', 'report', '--cron', '@hourly', '--priority=-2', '--timeout', 'none', '--concurrency-key', 'tenant-1', '--concurrency-limit', '3', '--flag', 'gpu', '--flag', 'eu')
+    expect(flagged.status, flagged.stderr).toBe(0)
+    expect((await errand.schedules.get('tuned'))?.options).toEqual({ priority: -2, timeout: false, concurrencyKey: 'tenant-1', concurrencyLimit: 3, flags: ['gpu', 'eu'] })
+    const before = await errand.schedules.get('tuned')
+    expectFailure(upsert('tuned', '--task', 'report', '--cron', '@hourly', '--concurrency-limit', '0'), 2, /--concurrency-limit must be a whole number from 1/)
+    expectFailure(upsert('tuned', '--task', 'report', '--cron', '@hourly', '--timeout', 'soon'), 2, /--timeout/)
+    expectFailure(upsert('tuned', '--task', 'report', '--cron', '@hourly', '--concurrency-limit', '2'), 2, /concurrencyLimit/)
+    expect(await errand.schedules.get('tuned')).toEqual(before)
     await errand.schedules.remove('tuned') // the tests below share the file
   })
 

@@ -1,11 +1,13 @@
 /** `errand schedules upsert`: create a recurring schedule, or update the one with that key. */
 import { MAX_CATCH_UP } from '../../core/schedule.js'
-import { ErrandError, type CatchUp, type Schedule, type ScheduleOptions } from '../../index.js'
+import { ErrandError, type CatchUp, type Schedule, type ScheduleOptions, type ScheduleRunOptions } from '../../index.js'
 import { checkScheduleOptions } from '../../runtime/schedule-spec.js'
 import { CommandError, durationOption, integerOption, parseJson, stringOption, UsageError, type OptionValues } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { compact, fields, toJson, when } from '../format.js'
 import { registerTasksFrom, TASKS_OPTION } from '../tasks.js'
+
+const INT32 = 2 ** 31 - 1
 
 export const upsertCommand: Command = {
   name: 'schedules upsert',
@@ -22,15 +24,23 @@ export const upsertCommand: Command = {
     'catch-up-within': { type: 'string', value: 'DURATION', description: "With --catch-up N: only missed ticks at most this old ('6h')" },
     overlap: { type: 'string', value: 'allow|skip|queue', description: 'A tick while a run of the schedule is unfinished: allow (default) runs anyway, skip drops it, queue holds its run until the earlier ones finish' },
     paused: { type: 'boolean', description: 'Pause it. Without: a new schedule is active, an existing one keeps its state' },
+    priority: { type: 'string', value: 'N', description: 'Run option: smaller runs first. Default the task’s, else 0' },
+    'max-attempts': { type: 'string', value: 'N', description: 'Run option: attempts in all, the first included' },
+    timeout: { type: 'string', value: 'DURATION|none', description: "Run option: limit of each attempt ('5m'), or none" },
+    queue: { type: 'string', value: 'QUEUE', description: 'Run option: serial queue of its runs' },
+    'concurrency-key': { type: 'string', value: 'KEY', description: 'Run option: at most --concurrency-limit runs of this key at once' },
+    'concurrency-limit': { type: 'string', value: 'N', description: 'Run option: with --concurrency-key. Default 1' },
+    flag: { type: 'string', multiple: true, value: 'FLAG', description: 'Run option: a flag of its runs (repeatable); workers that forbid it leave them' },
     ...JSON_OPTION,
   },
   examples: [
     `errand schedules upsert nightly-report --task report --cron '0 2 * * *' --timezone Europe/Berlin --tasks ./dist/tasks.js`,
     `errand schedules upsert prices-eu --task refresh-prices --cron '*/5 * * * *' --payload '{"market":"eu"}' --overlap skip --tasks ./dist/tasks.js`,
     `errand schedules upsert hourly-sync --task sync --cron @hourly --catch-up 24 --catch-up-within 1d --paused --tasks ./dist/tasks.js`,
+    `errand schedules upsert nightly-report --task report --cron '0 2 * * *' --queue reports --priority 5 --timeout 30m --tasks ./dist/tasks.js`,
   ],
   notes: [
-    'As errand.schedules.upsert: the whole schedule is written, so a setting left out takes its default again (catch-up latest, overlap allow, no payload), except the paused state and the run options (queue, priority...), which it has no flags for and keeps. The next tick is kept unless the cron expression or time zone changed.',
+    'As errand.schedules.upsert: the whole schedule is written, so a setting left out takes its default again (catch-up latest, overlap allow, no payload), except the paused state, and the run options (priority, queue, timeout...) when no run-option flag is given: they are kept then. Any run-option flag replaces them all. The next tick is kept unless the cron expression or time zone changed.',
     "--tasks names the module of task definitions, as for errand enqueue: the payload is checked against the task's input schema when the schedule is written. Nothing is written when the cron expression, time zone, payload or a policy is refused.",
     'A schedule declared in code is written again the next time a worker of that code starts. Only workers tick schedules.',
   ],
@@ -43,9 +53,10 @@ export const upsertCommand: Command = {
     const names = await registerTasksFrom(errand, tasksModule)
     if (!names.includes(options.task as string)) throw new CommandError(`Unknown task "${String(options.task)}": ${tasksModule} defines ${names.sort().join(', ')}`)
     const existing = await errand.schedules.get(key)
-    // The command has no flags for run options (queue, priority, timeout...): an update keeps
-    // the ones the schedule has, where an upsert without them would clear them.
-    if (existing) options.options = existing.options
+    // Without run-option flags an update keeps the schedule's run options (set in code or
+    // through the API, perhaps some this command has no flag for), where an upsert without
+    // them would clear them.
+    if (existing && options.options === undefined) options.options = existing.options
     // Throws ValidationError (exit 2) when the task's schema refuses the payload; nothing is written then.
     const schedule = await errand.schedules.upsert(options)
     out(values.json ? toJson({ schedule }) : formatUpserted(schedule, existing !== null, new Date()))
@@ -72,6 +83,7 @@ async function scheduleOptionsOf(key: string, values: OptionValues, readStdin: (
     overlap: stringOption(values, 'overlap') as ScheduleOptions['overlap'],
     // Left out unless --paused, so an update keeps an existing schedule's state.
     enabled: values.paused === true ? false : undefined,
+    options: runOptionsOf(values),
   }
   try {
     checkScheduleOptions(options)
@@ -83,6 +95,27 @@ async function scheduleOptionsOf(key: string, values: OptionValues, readStdin: (
   // Read last: standard input is read only when everything else is fine.
   if (payloadText !== undefined) options.payload = parseJson(payloadText === '-' ? await readStdin() : payloadText, 'the payload')
   return options
+}
+
+/**
+ * The run options given as flags, or undefined when none is: then an update keeps the
+ * schedule's own (see run), where any one of them replaces them all, as an upsert does.
+ */
+function runOptionsOf(values: OptionValues): ScheduleRunOptions | undefined {
+  const timeout = stringOption(values, 'timeout')
+  if (timeout !== undefined && timeout !== 'none') durationOption(values, 'timeout') // refuses a malformed one as a usage error
+  const flags = values.flag as string[] | undefined
+  const options: ScheduleRunOptions = {
+    priority: integerOption(values, 'priority', -INT32, INT32),
+    maxAttempts: integerOption(values, 'max-attempts', 1, 1_000_000),
+    timeout: timeout === 'none' ? false : timeout,
+    queue: stringOption(values, 'queue'),
+    concurrencyKey: stringOption(values, 'concurrency-key'),
+    concurrencyLimit: integerOption(values, 'concurrency-limit', 1, INT32),
+    flags,
+  }
+  const given = Object.entries(options).filter(([, value]) => value !== undefined)
+  return given.length === 0 ? undefined : (Object.fromEntries(given) as ScheduleRunOptions)
 }
 
 /** `none`, `latest`, or a number of missed ticks to make up, optionally only those within a duration. */
