@@ -6,6 +6,9 @@
 import { parseArgs } from 'node:util'
 import { parseDuration } from '../index.js'
 
+/** The largest 32-bit integer: the bound of a priority or a limit stored as int4. */
+export const INT32 = 2 ** 31 - 1
+
 /** Bad input on the command line: exit code 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError'

@@ -1,11 +1,9 @@
 /** `errand enqueue`: a run of a task, with the same validation as `errand.enqueue` and the HTTP API. */
 import type { EnqueueOptions } from '../../index.js'
-import { CommandError, durationOption, integerOption, parseJson, stringOption, timeOption, UsageError } from '../args.js'
+import { CommandError, durationOption, INT32, integerOption, parseJson, stringOption, timeOption, UsageError } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { toJson } from '../format.js'
 import { registerTasksFrom, TASKS_OPTION } from '../tasks.js'
-
-const INT32 = 2 ** 31 - 1
 
 export const enqueueCommand: Command = {
   name: 'enqueue',

@@ -2,12 +2,10 @@
 import { MAX_CATCH_UP } from '../../core/schedule.js'
 import { ErrandError, type CatchUp, type Schedule, type ScheduleOptions, type ScheduleRunOptions } from '../../index.js'
 import { checkScheduleOptions } from '../../runtime/schedule-spec.js'
-import { CommandError, durationOption, integerOption, parseJson, stringOption, UsageError, type OptionValues } from '../args.js'
+import { CommandError, durationOption, INT32, integerOption, parseJson, stringOption, UsageError, type OptionValues } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { compact, fields, toJson, when } from '../format.js'
 import { registerTasksFrom, TASKS_OPTION } from '../tasks.js'
-
-const INT32 = 2 ** 31 - 1
 
 export const upsertCommand: Command = {
   name: 'schedules upsert',
