@@ -72,9 +72,12 @@ function applyRetryOptions(base: RetryPolicy, options: RetryOptions): RetryPolic
   return next
 }
 
-/** Checks an attempt count: a whole number of at least 1. */
+/** The most attempts a run may have. */
+export const MAX_ATTEMPTS = 1_000_000
+
+/** Checks an attempt count: a whole number from 1 to MAX_ATTEMPTS. */
 export function checkAttempts(value: unknown, name: string): number {
-  return checkWholeNumber(value, name, 1, 1_000_000)
+  return checkWholeNumber(value, name, 1, MAX_ATTEMPTS)
 }
 
 /**

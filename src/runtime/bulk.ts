@@ -1,5 +1,5 @@
 import { InvalidOptionError, InvalidTransitionError } from '../core/errors.js'
-import { isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
+import { FINAL_STATUSES, isFinalStatus, RUN_STATUSES, type RunStatus } from '../core/run-state.js'
 import { checkWholeNumber } from '../core/whole-number.js'
 import type { RunRecord } from '../storage/driver.js'
 import { announce } from './enqueue.js'
@@ -27,10 +27,11 @@ export interface BulkResult {
 export const DEFAULT_BULK_MAX = 1_000
 export const MOST_BULK_MAX = 10_000
 const PAGE = 200
-const ACTIVE: RunStatus[] = ['scheduled', 'queued', 'running']
-const FINAL: RunStatus[] = ['completed', 'cancelled', 'dead_lettered']
+/** The statuses `cancelMany` acts on, and those `replayMany` acts on: a filter's others are passed over. */
+export const CANCEL_MANY_STATUSES: readonly RunStatus[] = RUN_STATUSES.filter((value) => !isFinalStatus(value))
+export const REPLAY_MANY_STATUSES: readonly RunStatus[] = FINAL_STATUSES
 
-function checkBulk(filter: RunFilter, options: BulkOptions, allowed: RunStatus[], what: string) {
+function checkBulk(filter: RunFilter, options: BulkOptions, allowed: readonly RunStatus[], what: string) {
   const { task, queue, status, schedule, createdFrom, createdBefore } = filter ?? {}
   if ([task, queue, status, schedule, createdFrom, createdBefore].every((value) => value === undefined)) {
     throw new InvalidOptionError(`${what} needs a filter (task, status, queue, schedule or a creation range); it never acts on every run`)
@@ -57,7 +58,7 @@ async function eachPage(internals: ErrandInternals, filter: RunFilter, statuses:
 
 /** Cancels the runs that match a filter (scheduled, queued or running ones), newest first. */
 export async function cancelMany(internals: ErrandInternals, filter: RunFilter, options: BulkOptions = {}): Promise<BulkResult> {
-  const { max, statuses } = checkBulk(filter, options, ACTIVE, 'cancelMany')
+  const { max, statuses } = checkBulk(filter, options, CANCEL_MANY_STATUSES, 'cancelMany')
   await internals.ready()
   const result: BulkResult = { ids: [], skipped: 0, more: false }
   if (statuses.length === 0) return result
@@ -77,7 +78,7 @@ export async function cancelMany(internals: ErrandInternals, filter: RunFilter, 
 
 /** Replays the finished runs that match a filter: one new run each, a page per transaction. */
 export async function replayMany(internals: ErrandInternals, filter: RunFilter, options: BulkOptions = {}): Promise<BulkResult> {
-  const { max, statuses } = checkBulk(filter, options, FINAL, 'replayMany')
+  const { max, statuses } = checkBulk(filter, options, REPLAY_MANY_STATUSES, 'replayMany')
   await internals.ready()
   const result: BulkResult = { ids: [], skipped: 0, more: false }
   if (statuses.length === 0) return result

@@ -1,4 +1,5 @@
 /** `errand enqueue`: a run of a task, with the same validation as `errand.enqueue` and the HTTP API. */
+import { MAX_ATTEMPTS } from '../../core/retry.js'
 import type { EnqueueOptions } from '../../index.js'
 import { CommandError, durationOption, INT32, integerOption, parseJson, stringOption, timeOption, UsageError } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
@@ -56,7 +57,7 @@ function enqueueOptionsOf(values: Record<string, string | boolean | string[] | u
     queue: stringOption(values, 'queue'),
     idempotencyKey: stringOption(values, 'idempotency-key'),
     jobKey: stringOption(values, 'job-key'),
-    maxAttempts: integerOption(values, 'max-attempts', 1, 1_000_000),
+    maxAttempts: integerOption(values, 'max-attempts', 1, MAX_ATTEMPTS),
   }
   if (options.delay !== undefined && options.runAt !== undefined) throw new UsageError('pass either --delay or --run-at, not both')
   // Unset options are left out, so the task's defaults apply.

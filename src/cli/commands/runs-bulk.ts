@@ -3,10 +3,9 @@
  * matches, through `runs.cancelMany` / `runs.replayMany`, the same calls as the HTTP API's
  * `POST api/runs/cancel` and `POST api/runs/replay`.
  */
-import { FINAL_STATUSES } from '../../core/run-state.js'
-import { DEFAULT_BULK_MAX, MOST_BULK_MAX } from '../../runtime/bulk.js'
+import { CANCEL_MANY_STATUSES, DEFAULT_BULK_MAX, MOST_BULK_MAX, REPLAY_MANY_STATUSES } from '../../runtime/bulk.js'
 import { MOST_LISTED } from '../../runtime/runs.js'
-import { RUN_STATUSES, type BulkOptions, type BulkResult, type Errand, type Run, type RunFilter, type RunStatus } from '../../index.js'
+import { type BulkOptions, type BulkResult, type Errand, type Run, type RunFilter, type RunStatus } from '../../index.js'
 import { integerOption, stringOption, UsageError, type OptionValues } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { RUN_HEADERS, runRow, table, toJson } from '../format.js'
@@ -21,7 +20,7 @@ interface BulkAction {
   verb: string
   done: string
   /** The runs the runtime acts on; it passes over the others without a word. */
-  statuses: RunStatus[]
+  statuses: readonly RunStatus[]
   act(errand: Errand, filter: RunFilter, options: BulkOptions): Promise<BulkResult>
 }
 
@@ -89,7 +88,7 @@ interface Preview {
  * statuses the action takes, newest first, up to `max`. Reads only.
  */
 async function previewOf(errand: Errand, filter: RunFilter, action: BulkAction, max: number): Promise<Preview> {
-  const scope = { ...filter, status: filter.status ?? action.statuses }
+  const scope = { ...filter, status: filter.status ?? [...action.statuses] }
   const preview: Preview = { count: 0, more: false, runs: [] }
   let cursor: string | undefined
   for (;;) {
@@ -120,7 +119,7 @@ function summaryOf(result: BulkResult, action: BulkAction): string {
 }
 
 /** `a, b or c`. */
-function either(words: string[]): string {
+function either(words: readonly string[]): string {
   return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)}`
 }
 
@@ -128,14 +127,12 @@ function plural(count: number): string {
   return `${count} run${count === 1 ? '' : 's'}`
 }
 
-const ACTIVE_STATUSES = RUN_STATUSES.filter((status) => !FINAL_STATUSES.includes(status))
-
 export const cancelMany = bulkCommand(
   {
     name: 'cancel-many',
     verb: 'cancel',
     done: 'Cancelled',
-    statuses: ACTIVE_STATUSES,
+    statuses: CANCEL_MANY_STATUSES,
     act: (errand, filter, options) => errand.runs.cancelMany(filter, options),
   },
   'Cancel every scheduled, queued or running run a filter matches, up to --max',
@@ -152,7 +149,7 @@ export const replayMany = bulkCommand(
     name: 'replay-many',
     verb: 'replay',
     done: 'Replayed',
-    statuses: [...FINAL_STATUSES],
+    statuses: REPLAY_MANY_STATUSES,
     act: (errand, filter, options) => errand.runs.replayMany(filter, options),
   },
   'Replay every finished run a filter matches, up to --max: one new run each',

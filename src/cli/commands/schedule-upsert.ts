@@ -1,4 +1,5 @@
 /** `errand schedules upsert`: create a recurring schedule, or update the one with that key. */
+import { MAX_ATTEMPTS } from '../../core/retry.js'
 import { MAX_CATCH_UP } from '../../core/schedule.js'
 import { ErrandError, type CatchUp, type Schedule, type ScheduleOptions, type ScheduleRunOptions } from '../../index.js'
 import { checkScheduleOptions } from '../../runtime/schedule-spec.js'
@@ -105,7 +106,7 @@ function runOptionsOf(values: OptionValues): ScheduleRunOptions | undefined {
   const flags = values.flag as string[] | undefined
   const options: ScheduleRunOptions = {
     priority: integerOption(values, 'priority', -INT32, INT32),
-    maxAttempts: integerOption(values, 'max-attempts', 1, 1_000_000),
+    maxAttempts: integerOption(values, 'max-attempts', 1, MAX_ATTEMPTS),
     timeout: timeout === 'none' ? false : timeout,
     queue: stringOption(values, 'queue'),
     concurrencyKey: stringOption(values, 'concurrency-key'),
