@@ -282,7 +282,8 @@ export interface StoreDriver extends StoreDriverInsights {
   /**
    * Optional upkeep of the store's own structures, run by every worker's maintenance after
    * its other steps (PostgreSQL: folds the run counters' deltas, drops key places that no
-   * path gave back). Resolves to whether runs may have become claimable.
+   * path gave back, and the rows of idle serial queues and concurrency keys). Resolves to
+   * whether runs may have become claimable.
    */
   runUpkeep?(params: { now: Date }): Promise<boolean>
   /** Every attempt of a run, oldest first, the one in progress included. */

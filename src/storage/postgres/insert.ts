@@ -2,7 +2,8 @@ import type { InsertReason, NewRun, RunInsertResult } from '../driver.js'
 import { insertedRunRecord } from '../inserted-run.js'
 import { insertArrays } from './params.js'
 import { runColumns, runFromRow, type RunRow } from './rows.js'
-import { groupRows, INPUT_CTE, INSERT_COLUMNS, insertSelect, notifying, type PostgresStatements } from './statements.js'
+import { groupRows } from './groups.js'
+import { INPUT_CTE, INSERT_COLUMNS, insertSelect, notifying, type PostgresStatements } from './statements.js'
 
 /** Runs one statement on the connection (or transaction) the insert uses, and returns its rows. */
 export type RowExec = (text: string, values: unknown[]) => Promise<RunRow[]>

@@ -302,6 +302,26 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       SELECT task, queue, status, sum(n) FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
       ON CONFLICT (task, queue, status) DO UPDATE SET n = c.n + EXCLUDED.n;`,
   },
+  {
+    version: 10,
+    name: 'idle serial queues and concurrency keys can be dropped',
+    // Upkeep drops the rows of groups nothing waits in or runs in (groups.ts), a bucket at
+    // a time: it finds a bucket's rows by these expression indexes (the expression of
+    // bucketOf, with its 31), and asks runs_key_waiting whether anything waits under a key
+    // (a queue's is runs_queue_order). Only keyed runs pay for it, at enqueue and when they
+    // wait again (a retry, a rescue). The drop reads every group that is not idle, so it
+    // runs once per interval among all processes (table upkeep), not once in each.
+    sql: (s) => `
+      CREATE INDEX runs_key_waiting ON ${s}.runs (concurrency_key)
+        WHERE concurrency_key IS NOT NULL AND status IN ('scheduled', 'queued');
+      CREATE INDEX queues_bucket ON ${s}.queues ((hashtext(name) & 31));
+      CREATE INDEX concurrency_keys_bucket ON ${s}.concurrency_keys ((hashtext(key) & 31));
+      -- When each upkeep job last ran, whichever process ran it: one turn per interval for all.
+      CREATE TABLE ${s}.upkeep (job text PRIMARY KEY, last_run_at timestamptz NOT NULL);
+      INSERT INTO ${s}.upkeep (job, last_run_at) VALUES ('drop idle groups', '-infinity');
+      -- The groups the last drops deleted, checked again by the next turn (groups.ts).
+      CREATE TABLE ${s}.dropped_groups (kind text NOT NULL, name text NOT NULL, dropped_at timestamptz NOT NULL, PRIMARY KEY (kind, name));`,
+  },
 ]
 
 /**

@@ -50,6 +50,7 @@ import { PostgresInsights } from './insights.js'
 import { applyMigrations } from './migrate.js'
 import { notificationPayload, PostgresNotifier, RUNS_AVAILABLE_CHANNEL } from './notifier.js'
 import { insertKeyed, insertPlain, JobKeyStatements, type RowExec } from './insert.js'
+import { GROUP_BUCKETS, GROUP_DROP_EVERY_MS, GROUP_DROP_LIMIT, GROUP_REPAIR_AFTER_MS, GroupDropStatements } from './groups.js'
 import { PlannerStatsBootstrap } from './planner-stats.js'
 import { finishArrays } from './params.js'
 import { isQueryable, rowsOf, withTransaction, type Queryable } from './queryable.js'
@@ -124,6 +125,7 @@ export class PostgresDriver implements StoreDriver {
   private readonly sender = randomBytes(8).toString('hex')
   private readonly sql: PostgresStatements
   private readonly keySql: JobKeyStatements
+  private readonly groupSql: GroupDropStatements
   private readonly notifier: PostgresNotifier | null
   private readonly schedules: PostgresSchedules
   private readonly plannerStats: PlannerStatsBootstrap
@@ -165,6 +167,7 @@ export class PostgresDriver implements StoreDriver {
     this.prepareStatements = options.prepare ?? true
     this.sql = new PostgresStatements(quoteIdent(this.schema), this.notifyEnabled)
     this.keySql = new JobKeyStatements(quoteIdent(this.schema), this.notifyEnabled)
+    this.groupSql = new GroupDropStatements(quoteIdent(this.schema))
     this.steps = new PostgresSteps(quoteIdent(this.schema), (text, values) => this.rows(text, values))
     this.insights = new PostgresInsights(quoteIdent(this.schema), (text, values) => this.rows(text, values, false))
     this.claimPlans = new ClaimPlans((tasks) => this.insights.queuedRunCounts(tasks), onError)
@@ -389,7 +392,9 @@ export class PostgresDriver implements StoreDriver {
 
   /**
    * Folds the run counters' deltas (without a reader of the counts they would pile up for
-   * good), and now and then drops key places that no path gave back (releaseStale).
+   * good); once a minute drops key places that no path gave back (releaseStale); and when
+   * it is this store's turn among all processes (every GROUP_DROP_EVERY_MS), drops the rows
+   * of idle serial queues and concurrency keys (dropIdleGroups).
    */
   async runUpkeep(params: { now: Date }): Promise<boolean> {
     await this.ready()
@@ -398,7 +403,34 @@ export class PostgresDriver implements StoreDriver {
     this.staleHoldersCheckedAt = params.now.getTime()
     const freed = (await this.rows<{ key: string }>(this.sql.releaseStale, [])).length > 0
     if (freed) await this.notifyRunsAvailable()
-    return freed
+    const turn = await this.rows(this.groupSql.takeTurn, [GROUP_DROP_EVERY_MS], false)
+    if (turn.length === 0) return freed
+    const [repair] = await this.rows<{ made: number }>(this.groupSql.repairDropped, [GROUP_REPAIR_AFTER_MS], false)
+    await this.dropIdleGroups()
+    if (Number(repair?.made ?? 0) === 0) return freed
+    await this.notifyRunsAvailable()
+    return true
+  }
+
+  /**
+   * Deletes the rows of serial queues and concurrency keys that nothing waits in or runs in
+   * (see groups.ts): a transaction per bucket, each up to GROUP_DROP_LIMIT rows of each
+   * table. Buckets in use elsewhere are left for the next time. Returns how many rows went.
+   */
+  async dropIdleGroups(): Promise<{ queues: number; keys: number }> {
+    await this.ready()
+    const total = { queues: 0, keys: 0 }
+    for (let bucket = 0; bucket < GROUP_BUCKETS; bucket++) {
+      const gone = await withTransaction(this.pool, async (client) => {
+        const [taken] = rowsOf<{ held: boolean }>(await this.exec(client, this.groupSql.takeBucket, [bucket], false))
+        if (!taken?.held) return null
+        const [row] = rowsOf<{ queues: number; keys: number }>(await this.exec(client, this.groupSql.dropIdle, [bucket, GROUP_DROP_LIMIT], false))
+        return row
+      })
+      total.queues += Number(gone?.queues ?? 0)
+      total.keys += Number(gone?.keys ?? 0)
+    }
+    return total
   }
 
   async runPrune(params: RunPruneParams): Promise<number> {

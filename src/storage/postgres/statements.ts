@@ -1,4 +1,5 @@
 import { claimCall } from './claim.js'
+import { groupRows } from './groups.js'
 import { attemptColumns, ms, runColumns } from './rows.js'
 
 const FINAL = `('completed', 'cancelled', 'dead_lettered')`
@@ -52,20 +53,6 @@ export const INSERT_COLUMNS = `(id, task, status, payload, max_attempts, priorit
 export const insertSelect = (current: 'true' | 'false') => `id, task, status, payload::jsonb, max_attempts, priority, queue,
     concurrency_key, concurrency_limit, idempotency_key, job_key, ${current}, flags::jsonb, metadata::jsonb, retry_policy::jsonb,
     timeout_ms, run_at, $21, $21, replay_of, replay_reason, schedule_key, scheduled_for`
-
-/**
- * Makes the rows the claim locks for the batch's serial queues and concurrency keys. DO
- * NOTHING on a row that exists takes no lock, so enqueuers never wait on claims; two
- * transactions making the same new row wait for each other, once.
- */
-export function groupRows(s: string): string {
-  return `, queue_rows AS (
-      INSERT INTO ${s}.queues (name) SELECT DISTINCT queue FROM input WHERE queue IS NOT NULL ORDER BY 1 ON CONFLICT DO NOTHING
-    ), key_rows AS (
-      INSERT INTO ${s}.concurrency_keys (key) SELECT DISTINCT concurrency_key FROM input WHERE concurrency_key IS NOT NULL ORDER BY 1
-      ON CONFLICT DO NOTHING
-    )`
-}
 
 /**
  * Ends an insert statement whose CTE `ins` returns the rows written: one NOTIFY per
