@@ -300,6 +300,42 @@ describe.each(storeKinds())('worker on $name', (kind) => {
     heard.resolve()
   })
 
+  it("reports a handler that ignores its abort after the worker's abortIgnoredAfter, and leaves one that cleans up within it", async () => {
+    const heard = deferred<void>()
+    const cleanedUp = deferred<void>()
+    const deaf = defineTask({ name: 'deaf', run: () => heard.promise })
+    // Cleans up for 1.3 s on its signal: reported under the default 1 s, not under 2 s.
+    const slowToStop = defineTask({
+      name: 'slowToStop',
+      run: (_p, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => setTimeout(() => (resolve(), cleanedUp.resolve()), 1_300))),
+    })
+    t.errand.register({ deaf, slowToStop })
+    const errors: Error[] = []
+    t.errand.on('worker.error', ({ error }) => errors.push(error))
+    const worker = t.errand.worker({ ...fast, abortIgnoredAfter: '300ms' })
+    await worker.start()
+    const ignoring = await t.errand.enqueue('deaf', {})
+    await waitUntil(() => worker.running === 1, 5_000, 'start')
+    const stoppedAt = Date.now()
+    await worker.stop({ timeout: '20ms' })
+    await waitUntil(() => errors.length > 0, 5_000, 'the report')
+    expect(Date.now() - stoppedAt).toBeLessThan(1_000)
+    expect(errors[0]).toMatchObject({ code: 'handler_ignored_abort', runId: ignoring.id })
+    expect(errors[0]?.message).toContain('300ms')
+    heard.resolve()
+
+    errors.length = 0
+    const patient = t.errand.worker({ ...fast, abortIgnoredAfter: '2s' })
+    await patient.start()
+    await t.errand.enqueue('slowToStop', {})
+    await waitUntil(() => patient.running === 1, 5_000, 'start')
+    await patient.stop({ timeout: '20ms' })
+    await cleanedUp.promise
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(errors).toEqual([])
+    expect(() => t.errand.worker({ abortIgnoredAfter: '5ms' })).toThrow(/abortIgnoredAfter must be at least 10ms/)
+  })
+
   it('takes back the runs of a worker that vanished, once its lease expires', async () => {
     const echo = defineTask({ name: 'echo', run: async (p: { n: number }) => p.n })
     t.errand.register({ echo })

@@ -14,6 +14,8 @@ export interface AttemptServices {
   logs: LogBuffer
   /** Reports an error of the worker's own (a `worker.error`). */
   reportError: (error: unknown) => void
+  /** How long a handler may run on after its signal aborted before it is reported. */
+  abortIgnoredMs: number
 }
 
 /**

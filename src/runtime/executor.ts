@@ -59,20 +59,15 @@ export async function executeAttempt(
 }
 
 /**
- * How long a handler may keep running after its signal aborted before it is reported. Time
- * enough to clean up on the signal; past it, the handler is most likely not listening.
- */
-export const ABORT_IGNORED_AFTER_MS = 1_000
-
-/**
  * An aborted attempt is over at once (its slot is free, its run given back or failed), but
  * JavaScript cannot stop its handler: one that ignores its signal runs on (or the items of
  * the batch it returned do), while its run may run again elsewhere. Such a handler is
- * reported once, if it is still running a moment later, which may be after the worker's
- * stop() resolved. The timer does not keep the process alive.
+ * reported once, if it is still running the worker's `abortIgnoredAfter` later, which may
+ * be after the worker's stop() resolved. The timer does not keep the process alive.
  */
 function reportIfStillRunning(work: Promise<unknown>, run: RunRecord, reason: unknown, services: AttemptServices): void {
-  const timer = setTimeout(() => services.reportError(new HandlerIgnoredAbortError(run, ABORT_IGNORED_AFTER_MS, reason)), ABORT_IGNORED_AFTER_MS)
+  const afterMs = services.abortIgnoredMs
+  const timer = setTimeout(() => services.reportError(new HandlerIgnoredAbortError(run, afterMs, reason)), afterMs)
   timer.unref()
   const stop = () => clearTimeout(timer)
   work.then(stop, stop)

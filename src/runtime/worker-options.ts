@@ -2,6 +2,12 @@ import { parseDuration, type Duration } from '../core/durations.js'
 import { InvalidOptionError } from '../core/errors.js'
 import { checkFlags, checkName } from '../core/queue-options.js'
 
+/**
+ * How long a handler may keep running after its signal aborted before it is reported: time
+ * enough to clean up on the signal; past it, the handler is most likely not listening.
+ */
+const DEFAULT_ABORT_IGNORED_AFTER = '1s'
+
 /** Most flags a worker may forbid. */
 const MAX_FORBIDDEN_FLAGS = 1_000
 
@@ -48,6 +54,14 @@ export interface WorkerOptions {
   queues?: string[]
 
   /**
+   * A handler still running this long after its `ctx.signal` aborted (a timeout, a cancel,
+   * a lost lease, a shutdown) is reported as a `worker.error` (`HandlerIgnoredAbortError`):
+   * its attempt is over, and its run may be running again elsewhere. Longer for handlers
+   * whose clean-up on the signal takes a while. Default `'1s'`.
+   */
+  abortIgnoredAfter?: Duration
+
+  /**
    * Whether this worker also ticks schedules (enqueues the runs of due ticks). Any number of
    * workers may: each tick gets one run. It sleeps until the next tick, at most
    * `maintenanceInterval`. Default `true`.
@@ -68,6 +82,7 @@ export interface ResolvedWorkerOptions {
   workerId: string | null
   forbiddenFlags: ForbiddenFlags
   queues: string[] | null
+  abortIgnoredMs: number
   scheduler: boolean
 }
 
@@ -82,6 +97,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   if (pollMs < 10) throw new InvalidOptionError('pollInterval must be at least 10ms')
   const maintenanceMs = parseDuration(options.maintenanceInterval ?? '5s')
   if (maintenanceMs < 10) throw new InvalidOptionError('maintenanceInterval must be at least 10ms')
+  const abortIgnoredMs = parseDuration(options.abortIgnoredAfter ?? DEFAULT_ABORT_IGNORED_AFTER)
+  if (abortIgnoredMs < 10) throw new InvalidOptionError('abortIgnoredAfter must be at least 10ms')
   return {
     concurrency,
     prefetch,
@@ -95,6 +112,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     workerId: options.workerId ?? null,
     forbiddenFlags: typeof options.forbiddenFlags === 'function' ? options.forbiddenFlags : checkForbiddenFlags(options.forbiddenFlags),
     queues: checkQueues(options.queues),
+    abortIgnoredMs,
     scheduler: options.scheduler ?? true,
   }
 }

@@ -310,7 +310,9 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     // bucketOf, with its 31), and asks runs_key_waiting whether anything waits under a key
     // (a queue's is runs_queue_order). Only keyed runs pay for it, at enqueue and when they
     // wait again (a retry, a rescue). The drop reads every group that is not idle, so it
-    // runs once per interval among all processes (table upkeep), not once in each.
+    // runs once per interval among all processes (table upkeep), not once in each. The
+    // index is built inside the migration's transaction: writes to runs wait while it reads
+    // the table.
     sql: (s) => `
       CREATE INDEX runs_key_waiting ON ${s}.runs (concurrency_key)
         WHERE concurrency_key IS NOT NULL AND status IN ('scheduled', 'queued');
