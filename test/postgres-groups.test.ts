@@ -7,7 +7,7 @@
  */
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { bucketOf, GROUP_BUCKETS, GroupDropStatements, groupLockClass } from '../src/storage/postgres/groups.js'
+import { bucketOf, dropIdleV10, GROUP_BUCKETS, groupLockClass } from '../src/storage/postgres/groups.js'
 import type { PostgresDriver } from '../src/storage/postgres/postgres-driver.js'
 import { usePostgresErrand } from './support/postgres-errand.js'
 import { postgresUrl } from './support/stores.js'
@@ -52,10 +52,13 @@ describe.skipIf(!url)('postgres: idle serial queues and concurrency keys', () =>
       expect(claimed.map((run) => run.queue ?? run.concurrencyKey).sort()).toEqual(['k-waiting', 'q-running', 'q-waiting'])
       return claimed
     })
-    // Two of the claimed runs are given back to waiting; the third stays running.
+    // Two of the claimed runs are given back to waiting; the third stays running. No row
+    // names a holder any more, so only the runs themselves can keep the groups.
     await t.client.query(`UPDATE ${t.schema}.runs SET status = 'queued' WHERE id = ANY($1) AND queue IS DISTINCT FROM 'q-running'`, [
       running.map((run) => run.id),
     ])
+    await t.client.query(`UPDATE ${t.schema}.queues SET holder = NULL, held_since = NULL`)
+    await t.client.query(`UPDATE ${t.schema}.concurrency_keys SET holder_ids = '{}', holder_attempts = '{}'`)
 
     const gone = await withDriver((driver) => driver.dropIdleGroups())
 
@@ -104,22 +107,24 @@ describe.skipIf(!url)('postgres: idle serial queues and concurrency keys', () =>
     }
   })
 
-  it('makes an enqueue that starts during a drop wait for it, then make the row again', async () => {
+  it('makes an enqueue that starts during a drop wait for it before it looks for the row, then make the row again', async () => {
     const task = t.errand.task('work', {}, async () => {})
     const earlier = await task.enqueue({}, { concurrencyKey: 'k', concurrencyLimit: 1 })
     await t.errand.runs.cancel(earlier.id)
-    // A drop in progress: it holds every bucket and has deleted the idle key's row.
+    // A drop in progress: it holds every bucket, and has not deleted the idle key's row yet.
     const drop = new pg.Client({ connectionString: url as string })
     await drop.connect()
     try {
       await drop.query('BEGIN')
       const cls = groupLockClass(t.schema)
       await drop.query(`SELECT pg_advisory_xact_lock($1, b) FROM generate_series(0, $2 - 1) b`, [cls, GROUP_BUCKETS])
-      await drop.query(`DELETE FROM ${t.schema}.concurrency_keys WHERE key = 'k'`)
       let settled = false
       const enqueued = task.enqueue({}, { concurrencyKey: 'k', concurrencyLimit: 1 }).finally(() => (settled = true))
       await new Promise((resolve) => setTimeout(resolve, 300))
       expect(settled).toBe(false)
+      // An enqueue that had looked for the row before waiting would have found it, made
+      // nothing, and be left without it now.
+      await drop.query(`DELETE FROM ${t.schema}.concurrency_keys WHERE key = 'k'`)
       await drop.query('COMMIT')
       const run = await enqueued
       expect(await names('concurrency_keys')).toEqual(['k'])
@@ -130,6 +135,7 @@ describe.skipIf(!url)('postgres: idle serial queues and concurrency keys', () =>
     }
   })
 
+  // A smoke test of everything at once; the tests above open each race on purpose.
   it('loses no run while enqueues, drops and a worker run at once', async () => {
     const task = t.errand.task('work', {}, async () => {})
     const worker = t.errand.worker({ concurrency: 4, pollInterval: 50 })
@@ -237,7 +243,7 @@ describe.skipIf(!url)('postgres: the plan of a drop', () => {
     const bucket = rows[0]!.bucket
     await t.client.query('BEGIN')
     try {
-      const result = await t.client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${new GroupDropStatements(t.schema).dropIdle}`, [bucket, 2_000])
+      const result = await t.client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${dropIdleV10(t.schema)}`, [bucket, 2_000])
       const plan = JSON.stringify(result.rows[0]['QUERY PLAN'])
       expect(plan).not.toContain('"Seq Scan"')
       expect(plan).toContain('concurrency_keys_bucket')

@@ -95,30 +95,21 @@ function nothingWaits(s: string, column: 'queue' | 'concurrency_key', name: stri
   return `(SELECT true FROM ${s}.runs o WHERE o.${column} = ${name} AND o.status IN ('scheduled', 'queued') LIMIT 1) IS NULL`
 }
 
-/** The statements that drop idle group rows, for schema `s`; see the module's comment. */
-export class GroupDropStatements {
-  /** Takes the drop's turn if its last one began at least `$1` ms ago (server clock): whether it did. */
-  readonly takeTurn: string
-  /** Tries the exclusive lock of bucket `$1`, waiting for nothing: whether it is held. */
-  readonly takeBucket: string
-  /** Deletes idle rows of bucket `$1`, at most `$2` of each table, and notes them in dropped_groups; returns how many went. */
-  readonly dropIdle: string
-  /** Makes the row again of every group dropped over `$1` ms ago that a run waits in; returns how many. */
-  readonly repairDropped: string
-
-  constructor(s: string) {
-    this.takeTurn = `
-      UPDATE ${s}.upkeep SET last_run_at = now() WHERE job = 'drop idle groups' AND last_run_at <= now() - $1 * interval '1 millisecond'
-      RETURNING 1 AS taken`
-    this.takeBucket = `SELECT pg_try_advisory_xact_lock(${groupLockClass(s)}, $1::int4) AS held`
-    // Idle: no run waits in the group (scheduled or queued: the partial indexes of
-    // migrations 4 and 10) and none runs in it (read off the few running runs, once). A
-    // queue's holder must be final too (or pruned): a running holder may be retried. Rows
-    // another transaction has locked (a claim, a completion) are skipped, never waited on.
-    // A bucket's rows are found through the expression indexes of migration 10, and the
-    // rows to delete by their primary key (an array, not a join: a join was planned as a
-    // scan of the whole table).
-    this.dropIdle = `
+/**
+ * The drop of one bucket's idle rows, frozen as migration 10 installs it (a change is a new
+ * version and a new migration, as for the claim). `$1` is the bucket, `$2` the most rows of
+ * each table.
+ *
+ * Idle: no run waits in the group (scheduled or queued: the partial indexes of
+ * migrations 4 and 10) and none runs in it (read off the few running runs, once). A
+ * queue's holder must be final too (or pruned): a running holder may be retried. Rows
+ * another transaction has locked (a claim, a completion) are skipped, never waited on.
+ * A bucket's rows are found through the expression indexes of migration 10, and the
+ * rows to delete by their primary key (an array, not a join: a join was planned as a
+ * scan of the whole table).
+ */
+export function dropIdleV10(s: string): string {
+  return `
       WITH running AS MATERIALIZED (
         SELECT queue, concurrency_key FROM ${s}.runs WHERE status = 'running' AND (queue IS NOT NULL OR concurrency_key IS NOT NULL)
       ), queues_gone AS (
@@ -145,6 +136,40 @@ export class GroupDropStatements {
         ON CONFLICT (kind, name) DO UPDATE SET dropped_at = EXCLUDED.dropped_at
       )
       SELECT (SELECT count(*) FROM queues_gone)::int4 AS queues, (SELECT count(*) FROM keys_gone)::int4 AS keys`
+}
+
+/**
+ * Migration 10's function: one bucket's drop, `drop_idle_groups(bucket, max_rows)`. It tries
+ * the bucket's lock, never waiting, and deletes in a later statement, which in READ
+ * COMMITTED reads a newer snapshot (the function is volatile): enqueues that held the
+ * bucket have committed by then. In the server, in one call: a process that stalls cannot
+ * hold a bucket, and the enqueues waiting on it, between round trips.
+ */
+export function installDropIdleGroupsV10(s: string): string {
+  return `
+    CREATE FUNCTION ${s}.drop_idle_groups(bucket int4, max_rows int4)
+    RETURNS TABLE (dropped_queues int4, dropped_keys int4) LANGUAGE plpgsql AS $drop$
+    BEGIN
+      IF NOT pg_try_advisory_xact_lock(${groupLockClass(s)}, bucket) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+      END IF;
+      RETURN QUERY ${dropIdleV10(s)};
+    END
+    $drop$;`
+}
+
+/** The statements of upkeep's drop of idle group rows, for schema `s`; see the module's comment. */
+export class GroupDropStatements {
+  /** Takes the drop's turn if its last one began at least `$1` ms ago (server clock): whether it did. */
+  readonly takeTurn: string
+  /** Makes the row again of every group dropped over `$1` ms ago that a run waits in; returns how many. */
+  readonly repairDropped: string
+
+  constructor(private readonly s: string) {
+    this.takeTurn = `
+      UPDATE ${s}.upkeep SET last_run_at = now() WHERE job = 'drop idle groups' AND last_run_at <= now() - $1 * interval '1 millisecond'
+      RETURNING 1 AS taken`
     // A dropped group with a run waiting in it but no row: left by an enqueue that took no
     // bucket lock (a process of an earlier version). Its row is made again; any enqueue
     // that raced a drop has long committed by the next turn.
@@ -161,5 +186,17 @@ export class GroupDropStatements {
         ON CONFLICT DO NOTHING RETURNING 1
       )
       SELECT ((SELECT count(*) FROM queues_made) + (SELECT count(*) FROM keys_made))::int4 AS made`
+  }
+
+  /**
+   * One bucket's drop as one simple query: its own transaction, in READ COMMITTED whatever
+   * the session's default (at REPEATABLE READ the delete would read the snapshot taken
+   * before the lock). Values are whole numbers of ours, written inline: a simple query
+   * takes no parameters, and an error in it rolls the whole of it back.
+   */
+  dropBucket(bucket: number, maxRows: number): string {
+    if (!Number.isInteger(bucket) || !Number.isInteger(maxRows)) throw new TypeError('bucket and maxRows must be whole numbers')
+    return `SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+      SELECT dropped_queues, dropped_keys FROM ${this.s}.drop_idle_groups(${bucket}, ${maxRows})`
   }
 }

@@ -1,4 +1,5 @@
 import { installClaimV9 } from './claim.js'
+import { installDropIdleGroupsV10 } from './groups.js'
 
 /**
  * Versioned schema migrations for PostgreSQL. Append only: a released migration never
@@ -322,7 +323,8 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE TABLE ${s}.upkeep (job text PRIMARY KEY, last_run_at timestamptz NOT NULL);
       INSERT INTO ${s}.upkeep (job, last_run_at) VALUES ('drop idle groups', '-infinity');
       -- The groups the last drops deleted, checked again by the next turn (groups.ts).
-      CREATE TABLE ${s}.dropped_groups (kind text NOT NULL, name text NOT NULL, dropped_at timestamptz NOT NULL, PRIMARY KEY (kind, name));`,
+      CREATE TABLE ${s}.dropped_groups (kind text NOT NULL, name text NOT NULL, dropped_at timestamptz NOT NULL, PRIMARY KEY (kind, name));
+      ${installDropIdleGroupsV10(s)}`,
   },
 ]
 
