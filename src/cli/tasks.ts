@@ -41,3 +41,9 @@ export async function registerTasksFrom(errand: Errand, path: string): Promise<s
   errand.register(Object.fromEntries(definitions))
   return [...definitions.keys()]
 }
+
+/** registerTasksFrom, for a command about one task: a task the module does not define is refused. */
+export async function registerTasksWith(errand: Errand, path: string, task: string): Promise<void> {
+  const names = await registerTasksFrom(errand, path)
+  if (!names.includes(task)) throw new CommandError(`Unknown task "${task}": ${path} defines ${names.sort().join(', ')}`)
+}

@@ -93,12 +93,9 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   if (leaseMs < 1_000) throw new InvalidOptionError('lease must be at least 1s')
   const heartbeatMs = options.heartbeatInterval === undefined ? Math.floor(leaseMs / 3) : parseDuration(options.heartbeatInterval)
   if (heartbeatMs <= 0 || heartbeatMs >= leaseMs) throw new InvalidOptionError('heartbeatInterval must be positive and shorter than lease')
-  const pollMs = parseDuration(options.pollInterval ?? '1s')
-  if (pollMs < 10) throw new InvalidOptionError('pollInterval must be at least 10ms')
-  const maintenanceMs = parseDuration(options.maintenanceInterval ?? '5s')
-  if (maintenanceMs < 10) throw new InvalidOptionError('maintenanceInterval must be at least 10ms')
-  const abortIgnoredMs = parseDuration(options.abortIgnoredAfter ?? DEFAULT_ABORT_IGNORED_AFTER)
-  if (abortIgnoredMs < 10) throw new InvalidOptionError('abortIgnoredAfter must be at least 10ms')
+  const pollMs = atLeast10ms(options.pollInterval ?? '1s', 'pollInterval')
+  const maintenanceMs = atLeast10ms(options.maintenanceInterval ?? '5s', 'maintenanceInterval')
+  const abortIgnoredMs = atLeast10ms(options.abortIgnoredAfter ?? DEFAULT_ABORT_IGNORED_AFTER, 'abortIgnoredAfter')
   return {
     concurrency,
     prefetch,
@@ -115,6 +112,13 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     abortIgnoredMs,
     scheduler: options.scheduler ?? true,
   }
+}
+
+/** A duration option of timers that must not spin: at least 10 ms. */
+function atLeast10ms(value: Duration, name: string): number {
+  const ms = parseDuration(value)
+  if (ms < 10) throw new InvalidOptionError(`${name} must be at least 10ms`)
+  return ms
 }
 
 function checkQueues(queues: unknown): string[] | null {

@@ -81,7 +81,7 @@ export class Worker {
     this.batcher = new CompletionBatcher(internals.driver, internals.clock, reportError)
     this.services = { internals, logs: new LogBuffer(internals.driver, reportError), reportError, abortIgnoredMs: this.options.abortIgnoredMs }
     this.maintenance = new Maintenance(internals, this.options, reportError, () => this.fetchSoon())
-    this.scheduler = this.options.scheduler ? new Scheduler(internals, this.options.maintenanceMs, (error) => this.reportError(error)) : null
+    this.scheduler = this.options.scheduler ? new Scheduler(internals, this.options.maintenanceMs, reportError) : null
   }
 
   /** Runs executing now. */

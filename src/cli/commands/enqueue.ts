@@ -1,10 +1,10 @@
 /** `errand enqueue`: a run of a task, with the same validation as `errand.enqueue` and the HTTP API. */
 import { MAX_ATTEMPTS } from '../../core/retry.js'
 import type { EnqueueOptions } from '../../index.js'
-import { CommandError, durationOption, INT32, integerOption, parseJson, stringOption, timeOption, UsageError } from '../args.js'
+import { durationOption, givenOptions, INT32, integerOption, parseJson, stringOption, timeOption, UsageError } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { toJson } from '../format.js'
-import { registerTasksFrom, TASKS_OPTION } from '../tasks.js'
+import { registerTasksWith, TASKS_OPTION } from '../tasks.js'
 
 export const enqueueCommand: Command = {
   name: 'enqueue',
@@ -39,8 +39,7 @@ export const enqueueCommand: Command = {
     const payload = payloadArg === undefined ? null : parseJson(payloadArg === '-' ? await readStdin() : payloadArg, 'the payload')
     if (tasksModule === undefined) throw new UsageError(`enqueue needs the task definitions: pass --tasks <module> (see errand enqueue --help)`)
     const errand = await open()
-    const names = await registerTasksFrom(errand, tasksModule)
-    if (!names.includes(task)) throw new CommandError(`Unknown task "${task}": ${tasksModule} defines ${names.sort().join(', ')}`)
+    await registerTasksWith(errand, tasksModule, task)
     const handle = await errand.enqueue(task, payload, options)
     if (values.json) out(toJson({ run: handle.run, created: handle.created, reason: handle.reason }))
     else out(`${handle.created ? 'Created' : `Exists (${handle.reason})`} run ${handle.id} of ${handle.task}: ${handle.run.status}, run at ${handle.run.runAt.toISOString()}`)
@@ -61,5 +60,5 @@ function enqueueOptionsOf(values: Record<string, string | boolean | string[] | u
   }
   if (options.delay !== undefined && options.runAt !== undefined) throw new UsageError('pass either --delay or --run-at, not both')
   // Unset options are left out, so the task's defaults apply.
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as EnqueueOptions
+  return givenOptions(options)
 }

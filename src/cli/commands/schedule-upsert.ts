@@ -3,10 +3,10 @@ import { MAX_ATTEMPTS } from '../../core/retry.js'
 import { MAX_CATCH_UP } from '../../core/schedule.js'
 import { ErrandError, type CatchUp, type Schedule, type ScheduleOptions, type ScheduleRunOptions } from '../../index.js'
 import { checkScheduleOptions } from '../../runtime/schedule-spec.js'
-import { CommandError, durationOption, INT32, integerOption, parseJson, stringOption, UsageError, type OptionValues } from '../args.js'
+import { durationOption, givenOptions, INT32, integerOption, parseJson, stringOption, UsageError, type OptionValues } from '../args.js'
 import { JSON_OPTION, type Command } from '../command.js'
 import { compact, fields, toJson, when } from '../format.js'
-import { registerTasksFrom, TASKS_OPTION } from '../tasks.js'
+import { registerTasksWith, TASKS_OPTION } from '../tasks.js'
 
 export const upsertCommand: Command = {
   name: 'schedules upsert',
@@ -49,8 +49,7 @@ export const upsertCommand: Command = {
     if (tasksModule === undefined) throw new UsageError('schedules upsert needs the task definitions: pass --tasks <module> (see errand schedules upsert --help)')
     const options = await scheduleOptionsOf(key, values, readStdin)
     const errand = await open()
-    const names = await registerTasksFrom(errand, tasksModule)
-    if (!names.includes(options.task as string)) throw new CommandError(`Unknown task "${String(options.task)}": ${tasksModule} defines ${names.sort().join(', ')}`)
+    await registerTasksWith(errand, tasksModule, options.task as string)
     const existing = await errand.schedules.get(key)
     // Without run-option flags an update keeps the schedule's run options (set in code or
     // through the API, perhaps some this command has no flag for), where an upsert without
@@ -113,8 +112,8 @@ function runOptionsOf(values: OptionValues): ScheduleRunOptions | undefined {
     concurrencyLimit: integerOption(values, 'concurrency-limit', 1, INT32),
     flags,
   }
-  const given = Object.entries(options).filter(([, value]) => value !== undefined)
-  return given.length === 0 ? undefined : (Object.fromEntries(given) as ScheduleRunOptions)
+  const given = givenOptions(options)
+  return Object.keys(given).length === 0 ? undefined : given
 }
 
 /** `none`, `latest`, or a number of missed ticks to make up, optionally only those within a duration. */

@@ -1,6 +1,6 @@
 /** `errand worker`: runs the tasks of a module until SIGINT or SIGTERM, then stops gracefully. */
 import type { Errand, Run, WorkerOptions } from '../../index.js'
-import { durationOption, integerOption, stringOption, UsageError, type OptionValues } from '../args.js'
+import { durationOption, givenOptions, integerOption, stringOption, UsageError, type OptionValues } from '../args.js'
 import type { Command } from '../command.js'
 import { registerTasksFrom, TASKS_OPTION } from '../tasks.js'
 
@@ -69,7 +69,7 @@ function workerOptionsOf(values: OptionValues): WorkerOptions {
     scheduler: values['no-scheduler'] !== true,
   }
   if (options.tasks?.length === 0) throw new UsageError('--only needs at least one task name')
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as WorkerOptions
+  return givenOptions(options)
 }
 
 /** One line per run that finishes an attempt in this worker, as a log to read or grep. */
