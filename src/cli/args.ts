@@ -95,12 +95,12 @@ function parseErrorMessage(error: unknown): string {
   return first
 }
 
-/** A string option's value, or undefined. */
 /** The options that were given: unset ones are left out, so the defaults apply where they are read. */
 export function givenOptions<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
 }
 
+/** A string option's value, or undefined. */
 export function stringOption(values: OptionValues, name: string): string | undefined {
   const value = values[name]
   return typeof value === 'string' ? value : undefined
