@@ -58,7 +58,8 @@ export function groupLockClass(s: string): number {
 
 /**
  * The bucket of group name `name` (an SQL expression). Migration 10 indexes this very
- * expression, with 31: a change of GROUP_BUCKETS needs new indexes.
+ * expression, with 31, and its function holds it: a change of GROUP_BUCKETS needs new
+ * indexes and a new function (a test pins migration 10's text).
  */
 export const bucketOf = (name: string) => `(hashtext(${name}) & ${GROUP_BUCKETS - 1})`
 
@@ -89,7 +90,9 @@ export function groupRows(s: string): string {
 /**
  * True when no run waits in group `name` of `column`: a probe of that group's index for
  * each candidate. A scalar subquery, which the planner cannot turn into a join: as NOT
- * EXISTS it became a merge anti-join that read every waiting run of every group.
+ * EXISTS it became a merge anti-join that read every waiting run of every group. Also
+ * part of migration 10's function, whose text a test pins: changing it for the repair
+ * means a new function version for the drop.
  */
 function nothingWaits(s: string, column: 'queue' | 'concurrency_key', name: string): string {
   return `(SELECT true FROM ${s}.runs o WHERE o.${column} = ${name} AND o.status IN ('scheduled', 'queued') LIMIT 1) IS NULL`
